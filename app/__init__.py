@@ -1,0 +1,1 @@
+"""What people use: the `presence` command line and the Streamlit dashboard."""

@@ -1,0 +1,1 @@
+"""One module per `presence` subcommand, each with `register(subparsers)` that sets `run` as the default."""

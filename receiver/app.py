@@ -1,0 +1,188 @@
+"""The Flask application: thin views that authenticate, validate, normalize and store each vendor's POST."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Request, current_app, jsonify, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from receiver import db
+from receiver.auth import verify_engenius_signature, verify_shared_secret
+from receiver.config import Settings
+from receiver.errors import (
+    BodyTooLarge,
+    InvalidPayload,
+    MalformedBody,
+    ReceiverError,
+    ServiceUnavailable,
+)
+from receiver.observations import Normalizer, Sighting
+from receiver.store import StoreResult, store_observations
+from receiver.vendors import aerohive, engenius
+
+log = logging.getLogger("presence.receiver")
+
+_NOT_PARSED = object()
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
+    """Build the receiver. `migrate=False` when the caller (e.g. `presence serve`) already upgraded the schema."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
+    if migrate:
+        db.migrate(engine)
+    app.extensions["presence"] = {"settings": settings, "engine": engine, "normalizer": Normalizer(settings)}
+
+    app.register_error_handler(ReceiverError, _receiver_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+    app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
+    app.add_url_rule("/ingest/engenius", view_func=ingest_engenius, methods=["POST"])
+    app.add_url_rule("/ingest/aerohive", view_func=ingest_aerohive, methods=["POST"])
+    return app
+
+
+def _state() -> dict[str, Any]:
+    return current_app.extensions["presence"]
+
+
+# --- views -------------------------------------------------------------------------------------------------
+
+
+def healthz():
+    engine = _state()["engine"]
+    try:
+        db.ping(engine)
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailable("database is not reachable") from exc
+    return jsonify(ok=True, database=engine.dialect.name)
+
+
+def ingest_engenius():
+    settings: Settings = _state()["settings"]
+    if not settings.engenius_configured():
+        verify_engenius_signature(b"", None, None)  # raises the "not configured" refusal
+    body = _read_body(request)
+    document = _parse_json(body)
+    network_id = document.get("network_id") if isinstance(document, dict) else None
+    key = settings.engenius_key_for(None if network_id is None else str(network_id))
+    verify_engenius_signature(body, request.headers.get("Signature"), key)
+    payload = _validate(engenius.EnGeniusPayload, document)
+    return _store(engenius.VENDOR, engenius.sightings(payload))
+
+
+def ingest_aerohive():
+    settings: Settings = _state()["settings"]
+    if not settings.aerohive_configured():
+        verify_shared_secret([], None, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET")
+    body = _read_body(request)
+    document = _parse_json(body)
+    owner_id = document.get("ownerId") if isinstance(document, dict) else None
+    secret = settings.aerohive_secret_for(None if owner_id is None else str(owner_id))
+    verify_shared_secret(
+        _aerohive_secrets_sent(request, document), secret, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET"
+    )
+    payload = _validate(aerohive.AerohivePayload, document)
+    return _store(aerohive.VENDOR, aerohive.sightings(payload))
+
+
+# --- steps -------------------------------------------------------------------------------------------------
+
+
+def _read_body(req: Request) -> bytes:
+    """The raw body, refused with 413 past the limit (werkzeug stops reading at the limit, never buffers more)."""
+    try:
+        return req.get_data(cache=True)
+    except HTTPException as exc:
+        if exc.code == 413:
+            limit = _state()["settings"].max_body_bytes
+            raise BodyTooLarge(f"body is larger than the limit of {limit} bytes (PRESENCE_MAX_BODY_BYTES)") from exc
+        raise
+
+
+def _parse_json(body: bytes) -> Any:
+    """The decoded document, or a marker object when the body is not JSON (reported after authentication).
+
+    Deep nesting (RecursionError) and integers past Python's digit limit (ValueError) end up here too,
+    so no body can crash the worker.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_PARSED
+
+
+def _validate(model: type[BaseModel], document: Any) -> Any:
+    if document is _NOT_PARSED:
+        raise MalformedBody("body is not valid JSON")
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidPayload.from_validation(exc) from None
+    except RecursionError:
+        raise InvalidPayload("payload is nested too deeply") from None
+
+
+def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
+    """Every place HiveManager's shared secret may travel: Bearer, Basic password, body field, query string."""
+    candidates = []
+    authorization = req.headers.get("Authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        candidates.append(credentials.strip())
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        _, separator, password = decoded.partition(":")
+        if separator:
+            candidates.append(password)
+    if isinstance(document, dict) and isinstance(document.get("secret"), str):
+        candidates.append(document["secret"])
+    if "secret" in req.args:
+        candidates.append(req.args["secret"])
+    return candidates
+
+
+def _store(vendor: str, sightings: list[Sighting]):
+    state = _state()
+    rows = state["normalizer"].rows(vendor, sightings, datetime.now(UTC))
+    try:
+        result: StoreResult = store_observations(state["engine"], rows)
+    except SQLAlchemyError as exc:
+        log.exception("could not store a %s POST", vendor)
+        raise ServiceUnavailable("the database could not store this POST; nothing was stored") from exc
+    return jsonify(ok=True, stored=result.stored, duplicates=result.duplicates)
+
+
+# --- error shape -------------------------------------------------------------------------------------------
+
+
+def _receiver_error(error: ReceiverError):
+    if error.status >= 500:
+        log.warning("%s", error.message)
+    return jsonify(error.body()), error.status
+
+
+def _http_error(error: HTTPException):
+    if error.code == 413:
+        return _receiver_error(BodyTooLarge("body is larger than the configured limit (PRESENCE_MAX_BODY_BYTES)"))
+    status = error.code or 500
+    return jsonify({"ok": False, "status": status, "error": error.description or error.name}), status
+
+
+def _unexpected_error(error: Exception):
+    log.exception("unexpected error while handling %s %s", request.method, request.path)
+    return jsonify({"ok": False, "status": 500, "error": "internal error; nothing was stored"}), 500

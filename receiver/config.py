@@ -1,0 +1,197 @@
+"""Settings for every part of the product, read from the environment and an optional TOML file.
+
+Nothing here runs at import: `Settings.from_env()` is called by whoever starts a process (the CLI, the
+receiver's application factory, the dashboard), so tests can build settings of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from receiver.macs import normalize_mac
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_SITE = "default"
+PSEUDONYM_KEY_FILE = "pseudonym.key"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    """What the operator told us about one AP: a name for people, the site it is in, where it hangs."""
+
+    mac: str
+    name: str
+    site: str
+    x: float | None = None
+    y: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved to plain values."""
+
+    database_url: str
+    data_dir: Path
+    pseudonym_key: bytes
+    engenius_key: str | None = None
+    aerohive_secret: str | None = None
+    engenius_keys: Mapping[str, str] = field(default_factory=dict)  # per network_id
+    aerohive_secrets: Mapping[str, str] = field(default_factory=dict)  # per ownerId
+    access_points: Mapping[str, AccessPoint] = field(default_factory=dict)  # by AP MAC
+    default_site: str = DEFAULT_SITE
+    timezone: str = "UTC"
+    store_raw_macs: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    sqlite_synchronous: str = "FULL"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def engenius_key_for(self, network_id: str | None) -> str | None:
+        """The HMAC key for one EnGenius network: its own key if configured, else the installation-wide one."""
+        if network_id is not None and network_id in self.engenius_keys:
+            return self.engenius_keys[network_id]
+        return self.engenius_key
+
+    def aerohive_secret_for(self, owner_id: str | None) -> str | None:
+        """The shared secret for one HiveManager owner: its own if configured, else the installation-wide one."""
+        if owner_id is not None and owner_id in self.aerohive_secrets:
+            return self.aerohive_secrets[owner_id]
+        return self.aerohive_secret
+
+    def engenius_configured(self) -> bool:
+        return bool(self.engenius_key or self.engenius_keys)
+
+    def aerohive_configured(self) -> bool:
+        return bool(self.aerohive_secret or self.aerohive_secrets)
+
+    def site_of(self, ap_mac: str) -> str:
+        ap = self.access_points.get(ap_mac)
+        return ap.site if ap else self.default_site
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Resolve settings from environment variables (and the TOML file that `PRESENCE_CONFIG` names)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("PRESENCE_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+        toml = _read_toml(env.get("PRESENCE_CONFIG"))
+        default_site = str(toml.get("site", DEFAULT_SITE))
+        timezone = env.get("PRESENCE_TIMEZONE") or str(toml.get("timezone", "UTC"))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"PRESENCE_TIMEZONE={timezone!r} is not an IANA time zone name") from exc
+        synchronous = (env.get("PRESENCE_SQLITE_SYNCHRONOUS") or "FULL").upper()
+        if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("PRESENCE_SQLITE_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA")
+        return cls(
+            database_url=env.get("PRESENCE_DATABASE_URL") or f"sqlite:///{data_dir / 'presence.db'}",
+            data_dir=data_dir,
+            pseudonym_key=_pseudonym_key(env.get("PRESENCE_PSEUDONYM_KEY"), data_dir),
+            engenius_key=env.get("PRESENCE_ENGENIUS_KEY") or None,
+            aerohive_secret=env.get("PRESENCE_AEROHIVE_SECRET") or None,
+            engenius_keys=_string_table(toml, "engenius", "networks"),
+            aerohive_secrets=_string_table(toml, "aerohive", "owners"),
+            access_points=_access_points(toml, default_site),
+            default_site=default_site,
+            timezone=timezone,
+            store_raw_macs=_flag(env.get("PRESENCE_STORE_RAW_MACS")),
+            max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            sqlite_synchronous=synchronous,
+        )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _read_toml(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"PRESENCE_CONFIG names {path}, which does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def _string_table(toml: dict, section: str, table: str) -> dict[str, str]:
+    values = toml.get(section, {}).get(table, {})
+    if not isinstance(values, dict):
+        raise ConfigError(f'[{section}.{table}] must be a table of id = "secret" pairs')
+    return {str(key): str(value) for key, value in values.items()}
+
+
+def _access_points(toml: dict, default_site: str) -> dict[str, AccessPoint]:
+    access_points = {}
+    for entry in toml.get("aps", []):
+        try:
+            mac = normalize_mac(str(entry["mac"]))
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"every [[aps]] entry needs a valid mac: {entry!r}") from exc
+        access_points[mac] = AccessPoint(
+            mac=mac,
+            name=str(entry.get("name", mac)),
+            site=str(entry.get("site", default_site)),
+            x=float(entry["x"]) if "x" in entry else None,
+            y=float(entry["y"]) if "y" in entry else None,
+        )
+    return access_points
+
+
+def _pseudonym_key(configured: str | None, data_dir: Path) -> bytes:
+    """The key behind device pseudonyms: configured, or generated once and kept beside the database.
+
+    A new key is written to a private temporary file and then hard-linked into place: the link either
+    appears whole or fails because another worker won the race, whose key we then read. Every process of an
+    installation therefore pseudonymizes the same MAC the same way.
+    """
+    if configured:
+        return configured.encode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / PSEUDONYM_KEY_FILE
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".pseudonym-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty; delete it to generate a new key")
+    return key.encode()

@@ -1,0 +1,48 @@
+"""MAC addresses: one canonical spelling, the randomization bit, and the vendor behind a prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import string
+from functools import lru_cache
+
+import aiooui
+
+_HEX = frozenset(string.hexdigits)
+_SEPARATORS = str.maketrans("", "", ":-. ")
+
+
+def normalize_mac(value: str) -> str:
+    """`AC:86:74:82:9A:30`, `ac-86-74-82-9a-30`, `ac86.7482.9a30` or `ac8674829a30` → `ac:86:74:82:9a:30`.
+
+    Raises ValueError for anything that is not 12 hex digits once separators are removed.
+    """
+    digits = value.translate(_SEPARATORS).lower()
+    if len(digits) != 12 or not _HEX.issuperset(digits):
+        raise ValueError(f"{value!r} is not a MAC address")
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def is_randomized(mac: str) -> bool:
+    """True when the locally administered bit (0x02 of the first octet) is set, as on private/random MACs."""
+    return bool(int(mac[:2], 16) & 0x02)
+
+
+@lru_cache(maxsize=1)
+def _load_registry() -> None:
+    # aiooui ships the IEEE registry as a memory-mapped file; its loader is async only, so run it once here.
+    if not aiooui.is_loaded():
+        asyncio.run(aiooui.async_load())
+
+
+@lru_cache(maxsize=65536)
+def manufacturer_of(mac: str) -> str | None:
+    """The organisation registered with the IEEE for this MAC's OUI, from the bundled offline registry.
+
+    Randomized MACs carry no real OUI, so they get None rather than whichever company happens to hold the
+    prefix.
+    """
+    if is_randomized(mac):
+        return None
+    _load_registry()
+    return aiooui.get_vendor(mac[:8])

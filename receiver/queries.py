@@ -1,0 +1,35 @@
+"""Reading observations back: the one bridge from the database to exports and DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from receiver.models import OBSERVATION_EXPORT_COLUMNS, Observation
+
+
+def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """UTC instants bounding the site-local days `first`..`last` inclusive (None leaves that side open)."""
+    start = datetime.combine(first, time.min, tzinfo=tz) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz) if last else None
+    return start, end
+
+
+def iter_observations(
+    engine: Engine, start: datetime | None = None, end: datetime | None = None, *, batch_size: int = 5000
+) -> Iterator[dict]:
+    """Observations last seen in [start, end), oldest first, as dicts of the export columns (streamed)."""
+    table = Observation.__table__  # type: ignore[attr-defined]
+    query = select(*(table.c[name] for name in OBSERVATION_EXPORT_COLUMNS))
+    if start is not None:
+        query = query.where(table.c.last_seen >= start)
+    if end is not None:
+        query = query.where(table.c.last_seen < end)
+    query = query.order_by(table.c.last_seen, table.c.id)
+    with engine.connect() as connection:
+        result = connection.execution_options(yield_per=batch_size).execute(query)
+        for row in result.mappings():
+            yield dict(row)

@@ -1,0 +1,56 @@
+"""Running the receiver under gunicorn, the production WSGI server, from `presence serve`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from receiver import db
+from receiver.app import create_app
+from receiver.config import Settings
+
+DEFAULT_WORKERS = 2
+THREADS_PER_WORKER = 4
+
+
+class _Receiver(BaseApplication):
+    """gunicorn's embedding API: options in, one Flask app built per worker after the fork."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        # The master already migrated; each worker opens its own engine (connections must not cross a fork).
+        return create_app(self._settings, migrate=False)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WORKERS, quiet: bool = False) -> None:
+    """Upgrade the schema once, then serve until SIGINT/SIGTERM (gunicorn finishes in-flight requests first).
+
+    Threaded workers keep a slow or stalled sender from occupying a whole worker; SQLite still sees one
+    writer at a time through its write lock and busy timeout.
+    """
+    engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
+    db.migrate(engine)
+    engine.dispose()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": THREADS_PER_WORKER,
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": None if quiet else "-",
+        "errorlog": "-",
+        "loglevel": "warning" if quiet else "info",
+        "proc_name": "presence-receiver",
+    }
+    _Receiver(settings, options).run()

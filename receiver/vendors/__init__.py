@@ -1,0 +1,1 @@
+"""One module per vendor: the payload's pydantic model and its mapping to sightings."""
