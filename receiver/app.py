@@ -31,13 +31,13 @@ from receiver.vendors import aerohive, engenius
 log = logging.getLogger("presence.receiver")
 
 _NOT_PARSED = object()
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
     """Build the receiver. `migrate=False` when the caller (e.g. `presence serve`) already upgraded the schema."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
         db.migrate(engine)
@@ -101,14 +101,27 @@ def ingest_aerohive():
 
 
 def _read_body(req: Request) -> bytes:
-    """The raw body, refused with 413 past the limit (werkzeug stops reading at the limit, never buffers more)."""
-    try:
+    """The raw body, refused with 413 past the limit without ever holding more than the limit in memory.
+
+    A declared Content-Length over the limit is refused before reading. A chunked body (no length) is read
+    from the WSGI stream in pieces up to one byte past the limit: werkzeug would silently cut such a body at
+    the limit, which would turn an oversized POST into a confusing signature or JSON error.
+    """
+    limit = _state()["settings"].max_body_bytes
+    too_large = BodyTooLarge(f"body is larger than the limit of {limit} bytes (PRESENCE_MAX_BODY_BYTES)")
+    if req.content_length is not None:
+        if req.content_length > limit:
+            raise too_large
         return req.get_data(cache=True)
-    except HTTPException as exc:
-        if exc.code == 413:
-            limit = _state()["settings"].max_body_bytes
-            raise BodyTooLarge(f"body is larger than the limit of {limit} bytes (PRESENCE_MAX_BODY_BYTES)") from exc
-        raise
+    stream = req.environ["wsgi.input"]
+    pieces, size = [], 0
+    while size <= limit:
+        piece = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - size))
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
+        size += len(piece)
+    raise too_large
 
 
 def _parse_json(body: bytes) -> Any:
