@@ -25,6 +25,10 @@ def make_engine(database_url: str, *, writer: bool = False, sqlite_synchronous: 
       transaction that upgrades later can fail with SQLITE_BUSY without waiting for the timeout.
     """
     url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2 default
+        return create_engine(url, pool_pre_ping=True)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":

@@ -20,13 +20,15 @@ class StoreResult:
 def _insert_ignoring_duplicates(dialect_name: str) -> Insert:
     table = Observation.__table__  # type: ignore[attr-defined]
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # RETURNING counts what was really inserted: executemany's rowcount is -1 under psycopg 3.
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
 
 
 def store_observations(engine: Engine, rows: list[ObservationRow]) -> StoreResult:
     """Insert `rows` in one transaction; a row whose dedupe key is already stored is skipped and counted.
 
-    SQLAlchemy Core, not the ORM: one executemany per POST is what makes the receiver fast (the ORM's
+    SQLAlchemy Core, not the ORM: one executemany per POST (batched by SQLAlchemy into multi-row INSERTs
+    with RETURNING) is what makes the receiver fast (the ORM's
     per-object `session.add()` measured about 1/41 of bare sqlite3's rate, Core about 0.37). The rows of one
     POST are first deduplicated among themselves (Aerohive's own sample repeats a record three times).
     """
@@ -35,5 +37,5 @@ def store_observations(engine: Engine, rows: list[ObservationRow]) -> StoreResul
         return StoreResult(stored=0, duplicates=len(rows))
     with engine.begin() as connection:
         result = connection.execute(_insert_ignoring_duplicates(engine.dialect.name), unique)
-        stored = result.rowcount
+        stored = len(result.all())
     return StoreResult(stored=stored, duplicates=len(rows) - stored)

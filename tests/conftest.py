@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
-from receiver import db
 from receiver.app import create_app
 from receiver.config import Settings
 from receiver.models import Observation
 
 ENGENIUS_KEY = "engenius-test-key"
 AEROHIVE_SECRET = "aerohive-test-secret"
-SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+POSTGRES_URL_VARIABLE = "PRESENCE_TEST_POSTGRES_URL"
 
 
 def make_settings(tmp_path: Path, **env: str) -> Settings:
@@ -32,9 +36,45 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
     return Settings.from_env(base)
 
 
+def postgres_url_or_skip() -> str:
+    """The PostgreSQL server the tests may use; a skip on a laptop without one, a failure in CI."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {POSTGRES_URL_VARIABLE} is not set: .ci/run must start PostgreSQL")
+    pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}=postgresql://user:password@host/database")
+
+
+@contextlib.contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A database URL whose search_path is a new, empty schema, dropped afterwards: a fresh database per test."""
+    base = make_url(postgres_url_or_skip()).set(drivername="postgresql+psycopg")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on both backends the product supports."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'presence.db'}"
+        return
+    with fresh_postgres_schema() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, PRESENCE_DATABASE_URL=database_url)
 
 
 @pytest.fixture
@@ -78,6 +118,3 @@ def all_observations(engine) -> list[dict]:
     with engine.connect() as connection:
         table = Observation.__table__
         return [dict(row) for row in connection.execute(select(table).order_by(table.c.id)).mappings()]
-
-
-__all__ = ["db", "make_settings", "sign", "dumps", "count_observations", "all_observations"]

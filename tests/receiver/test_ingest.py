@@ -252,22 +252,32 @@ def test_empty_report_is_accepted_and_writes_nothing(client, engine):
     assert count_observations(engine) == 0
 
 
+FAIL_ON_30TH_ROW = {
+    "sqlite": [
+        "CREATE TRIGGER fail_on_30 BEFORE INSERT ON observation "
+        "WHEN (SELECT count(*) FROM observation) >= 29 BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION fail_on_30() RETURNS trigger AS $$ BEGIN "
+        "IF (SELECT count(*) FROM observation) >= 29 THEN RAISE EXCEPTION 'disk full'; END IF; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER fail_on_30 BEFORE INSERT ON observation FOR EACH ROW EXECUTE FUNCTION fail_on_30()",
+    ],
+}
+
+
 def test_a_failure_inside_the_insert_leaves_nothing_behind(client, engine):
     """A database error on the 30th row of a 50-row POST rolls back the 29 before it, and says 503."""
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TRIGGER fail_on_30 BEFORE INSERT ON observation "
-                "WHEN (SELECT count(*) FROM observation) >= 29 BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-            )
-        )
+        for statement in FAIL_ON_30TH_ROW[engine.dialect.name]:
+            connection.execute(text(statement))
     response = post_engenius(client, dumps(engenius_document(records=50)))
     assert_error(response, 503, "nothing was stored")
     assert count_observations(engine) == 0
 
 
-def test_health_reports_the_database(client):
-    assert client.get("/healthz").json == {"ok": True, "database": "sqlite"}
+def test_health_reports_the_database(client, engine):
+    assert client.get("/healthz").json == {"ok": True, "database": engine.dialect.name}
 
 
 def test_health_is_503_when_the_database_is_unreachable(tmp_path):

@@ -11,11 +11,12 @@ from receiver import db
 from receiver.models import Observation  # noqa: F401  (registers the table)
 
 
-def test_migrated_schema_matches_the_models(tmp_path):
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'schema.db'}")
+def test_migrated_schema_matches_the_models(database_url):
+    engine = db.make_engine(database_url)
     db.migrate(engine)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
     assert differences == []
 
 
