@@ -6,15 +6,16 @@ import base64
 import binascii
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Request, current_app, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from receiver import db
+from receiver import db, metrics
 from receiver.auth import verify_engenius_signature, verify_shared_secret
 from receiver.config import Settings
 from receiver.errors import (
@@ -25,6 +26,7 @@ from receiver.errors import (
     ServiceUnavailable,
 )
 from receiver.observations import Normalizer, Sighting
+from receiver.openapi import openapi_document
 from receiver.store import StoreResult, store_observations
 from receiver.vendors import aerohive, engenius
 
@@ -47,7 +49,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
+    app.before_request(_start_timer)
+    app.after_request(_count_ingest)
+
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
+    app.add_url_rule("/metrics", view_func=prometheus_metrics, methods=["GET"])
+    app.add_url_rule("/openapi.json", view_func=openapi, methods=["GET"])
     app.add_url_rule("/ingest/engenius", view_func=ingest_engenius, methods=["POST"])
     app.add_url_rule("/ingest/aerohive", view_func=ingest_aerohive, methods=["POST"])
     return app
@@ -67,6 +74,15 @@ def healthz():
     except SQLAlchemyError as exc:
         raise ServiceUnavailable("database is not reachable") from exc
     return jsonify(ok=True, database=engine.dialect.name)
+
+
+def prometheus_metrics():
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+def openapi():
+    return jsonify(openapi_document())
 
 
 def ingest_engenius():
@@ -171,13 +187,50 @@ def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
 
 def _store(vendor: str, sightings: list[Sighting]):
     state = _state()
-    rows = state["normalizer"].rows(vendor, sightings, datetime.now(UTC))
+    received_at = datetime.now(UTC)
+    rows = state["normalizer"].rows(vendor, sightings, received_at)
     try:
         result: StoreResult = store_observations(state["engine"], rows)
     except SQLAlchemyError as exc:
-        log.exception("could not store a %s POST", vendor)
+        log.exception("could not store a POST", extra={"vendor": vendor, "records": len(rows)})
         raise ServiceUnavailable("the database could not store this POST; nothing was stored") from exc
+    metrics.RECORDS_STORED.labels(vendor).inc(result.stored)
+    metrics.RECORDS_DUPLICATE.labels(vendor).inc(result.duplicates)
+    for ap_mac in {sighting.ap_mac for sighting in sightings}:
+        metrics.AP_LAST_REPORT.labels(vendor, ap_mac).set(received_at.timestamp())
+    g.ingest_log = {"records": len(rows), "stored": result.stored, "duplicates": result.duplicates}
     return jsonify(ok=True, stored=result.stored, duplicates=result.duplicates)
+
+
+# --- instrumentation ---------------------------------------------------------------------------------------
+
+_INGEST_VENDORS = {"/ingest/engenius": "engenius", "/ingest/aerohive": "aerohive"}
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _count_ingest(response: Response) -> Response:
+    """Count every ingest answer by vendor and status (refusals included), time it, and log it as one line."""
+    rule = request.url_rule.rule if request.url_rule else None
+    vendor = _INGEST_VENDORS.get(rule or "")
+    if vendor is None:
+        return response
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    metrics.REQUESTS.labels(vendor, str(response.status_code)).inc()
+    metrics.LATENCY.labels(vendor).observe(elapsed)
+    details = {
+        "vendor": vendor,
+        "status": response.status_code,
+        "ms": round(elapsed * 1000, 1),
+        "remote": request.remote_addr,
+    }
+    details.update(g.get("ingest_log", {}))
+    if response.status_code >= 400:
+        details["error"] = (response.get_json(silent=True) or {}).get("error")
+    log.info("ingest", extra=details)
+    return response
 
 
 # --- error shape -------------------------------------------------------------------------------------------

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from receiver import db
-from receiver.app import create_app
 from receiver.config import Settings
+from receiver.logs import configure_json_logging
+
+# Not receiver.metrics: prometheus-client picks its multiprocess storage when first imported, which must
+# happen after PROMETHEUS_MULTIPROC_DIR is set (in serve) and is done by each worker in load().
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 DEFAULT_WORKERS = 2
 THREADS_PER_WORKER = 4
@@ -28,7 +34,16 @@ class _Receiver(BaseApplication):
 
     def load(self):
         # The master already migrated; each worker opens its own engine (connections must not cross a fork).
+        from receiver.app import create_app
+
+        configure_json_logging()
         return create_app(self._settings, migrate=False)
+
+
+def _child_exit(_server, worker) -> None:
+    from receiver.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WORKERS, quiet: bool = False) -> None:
@@ -40,6 +55,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     db.migrate(engine)
     engine.dispose()
+    metrics_dir = settings.data_dir / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # counters restart with the server, as Prometheus expects
+    metrics_dir.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(metrics_dir)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -52,5 +71,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
         "errorlog": "-",
         "loglevel": "warning" if quiet else "info",
         "proc_name": "presence-receiver",
+        "child_exit": _child_exit,
+        "access_log_format": '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": "%(B)s", "ms": %(M)s}',
     }
     _Receiver(settings, options).run()
