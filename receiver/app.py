@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g, jsonify, request
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from receiver import db, metrics
 from receiver.auth import verify_engenius_signature, verify_shared_secret
 from receiver.config import Settings
-from receiver.errors import (
-    BodyTooLarge,
-    InvalidPayload,
-    MalformedBody,
-    ReceiverError,
-    ServiceUnavailable,
-)
-from receiver.observations import Normalizer, Sighting
+from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, Unauthorized
+from receiver.ingest import Ingestor, Parsed, decode, parse
+from receiver.observations import Normalizer
 from receiver.openapi import openapi_document
-from receiver.store import StoreResult, store_observations
-from receiver.vendors import aerohive, engenius
+from receiver.store import StoreResult
 
 log = logging.getLogger("presence.receiver")
 
-_NOT_PARSED = object()
 _READ_CHUNK_BYTES = 64 * 1024
 
 
@@ -43,7 +34,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
         db.migrate(engine)
-    app.extensions["presence"] = {"settings": settings, "engine": engine, "normalizer": Normalizer(settings)}
+    app.extensions["presence"] = {
+        "settings": settings,
+        "engine": engine,
+        "ingestor": Ingestor(engine, Normalizer(settings)),
+    }
 
     app.register_error_handler(ReceiverError, _receiver_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -57,6 +52,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.add_url_rule("/openapi.json", view_func=openapi, methods=["GET"])
     app.add_url_rule("/ingest/engenius", view_func=ingest_engenius, methods=["POST"])
     app.add_url_rule("/ingest/aerohive", view_func=ingest_aerohive, methods=["POST"])
+    app.add_url_rule("/ingest/meraki", view_func=meraki_validator, methods=["GET"])
+    app.add_url_rule("/ingest/meraki", view_func=ingest_meraki, methods=["POST"])
     return app
 
 
@@ -90,12 +87,11 @@ def ingest_engenius():
     if not settings.engenius_configured():
         verify_engenius_signature(b"", None, None)  # raises the "not configured" refusal
     body = _read_body(request)
-    document = _parse_json(body)
+    document = decode(body)
     network_id = document.get("network_id") if isinstance(document, dict) else None
     key = settings.engenius_key_for(None if network_id is None else str(network_id))
     verify_engenius_signature(body, request.headers.get("Signature"), key)
-    payload = _validate(engenius.EnGeniusPayload, document)
-    return _store(engenius.VENDOR, engenius.sightings(payload))
+    return _store(parse("engenius", document))
 
 
 def ingest_aerohive():
@@ -103,14 +99,36 @@ def ingest_aerohive():
     if not settings.aerohive_configured():
         verify_shared_secret([], None, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET")
     body = _read_body(request)
-    document = _parse_json(body)
+    document = decode(body)
     owner_id = document.get("ownerId") if isinstance(document, dict) else None
     secret = settings.aerohive_secret_for(None if owner_id is None else str(owner_id))
     verify_shared_secret(
         _aerohive_secrets_sent(request, document), secret, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET"
     )
-    payload = _validate(aerohive.AerohivePayload, document)
-    return _store(aerohive.VENDOR, aerohive.sightings(payload))
+    return _store(parse("aerohive", document))
+
+
+def meraki_validator():
+    """Meraki's dashboard GETs the Post URL and expects the validator string back, verbatim, as the body."""
+    validator = _state()["settings"].meraki_validator
+    if not validator:
+        raise Unauthorized("Meraki is not configured on this receiver: set PRESENCE_MERAKI_VALIDATOR")
+    return Response(validator, content_type="text/plain; charset=utf-8")
+
+
+def ingest_meraki():
+    settings: Settings = _state()["settings"]
+    if not settings.meraki_secret:
+        verify_shared_secret([], None, vendor="Meraki", setting="PRESENCE_MERAKI_SECRET")
+    document = decode(_read_body(request))
+    sent = document.get("secret") if isinstance(document, dict) else None
+    verify_shared_secret(
+        [sent] if isinstance(sent, str) else [],
+        settings.meraki_secret,
+        vendor="Meraki",
+        setting="PRESENCE_MERAKI_SECRET",
+    )
+    return _store(parse("meraki", document))
 
 
 # --- steps -------------------------------------------------------------------------------------------------
@@ -140,29 +158,6 @@ def _read_body(req: Request) -> bytes:
     raise too_large
 
 
-def _parse_json(body: bytes) -> Any:
-    """The decoded document, or a marker object when the body is not JSON (reported after authentication).
-
-    Deep nesting (RecursionError) and integers past Python's digit limit (ValueError) end up here too,
-    so no body can crash the worker.
-    """
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return _NOT_PARSED
-
-
-def _validate(model: type[BaseModel], document: Any) -> Any:
-    if document is _NOT_PARSED:
-        raise MalformedBody("body is not valid JSON")
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise InvalidPayload.from_validation(exc) from None
-    except RecursionError:
-        raise InvalidPayload("payload is nested too deeply") from None
-
-
 def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
     """Every place HiveManager's shared secret may travel: Bearer, Basic password, body field, query string."""
     candidates = []
@@ -185,26 +180,28 @@ def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
     return candidates
 
 
-def _store(vendor: str, sightings: list[Sighting]):
-    state = _state()
+def _store(parsed: Parsed):
+    vendor = parsed.vendor
     received_at = datetime.now(UTC)
-    rows = state["normalizer"].rows(vendor, sightings, received_at)
     try:
-        result: StoreResult = store_observations(state["engine"], rows)
+        result: StoreResult = _state()["ingestor"].store(parsed, received_at)
     except SQLAlchemyError as exc:
-        log.exception("could not store a POST", extra={"vendor": vendor, "records": len(rows)})
+        log.exception("could not store a POST", extra={"vendor": vendor, "records": len(parsed.sightings)})
         raise ServiceUnavailable("the database could not store this POST; nothing was stored") from exc
     metrics.RECORDS_STORED.labels(vendor).inc(result.stored)
     metrics.RECORDS_DUPLICATE.labels(vendor).inc(result.duplicates)
-    for ap_mac in {sighting.ap_mac for sighting in sightings}:
+    for ap_mac in {sighting.ap_mac for sighting in parsed.sightings}:
         metrics.AP_LAST_REPORT.labels(vendor, ap_mac).set(received_at.timestamp())
-    g.ingest_log = {"records": len(rows), "stored": result.stored, "duplicates": result.duplicates}
-    return jsonify(ok=True, stored=result.stored, duplicates=result.duplicates)
+    answer = {"ok": True, "stored": result.stored, "duplicates": result.duplicates}
+    if parsed.ignored:
+        answer["ignored"] = parsed.ignored  # Meraki Bluetooth devices: acknowledged, not Wi-Fi observations
+    g.ingest_log = {"records": len(parsed.sightings), **answer}
+    return jsonify(answer)
 
 
 # --- instrumentation ---------------------------------------------------------------------------------------
 
-_INGEST_VENDORS = {"/ingest/engenius": "engenius", "/ingest/aerohive": "aerohive"}
+_INGEST_VENDORS = {"/ingest/engenius": "engenius", "/ingest/aerohive": "aerohive", "/ingest/meraki": "meraki"}
 
 
 def _start_timer() -> None:

@@ -48,6 +48,8 @@ class Settings:
     pseudonym_key: bytes
     engenius_key: str | None = None
     aerohive_secret: str | None = None
+    meraki_validator: str | None = None
+    meraki_secret: str | None = None
     engenius_keys: Mapping[str, str] = field(default_factory=dict)  # per network_id
     aerohive_secrets: Mapping[str, str] = field(default_factory=dict)  # per ownerId
     access_points: Mapping[str, AccessPoint] = field(default_factory=dict)  # by AP MAC
@@ -104,6 +106,8 @@ class Settings:
             pseudonym_key=_pseudonym_key(env.get("PRESENCE_PSEUDONYM_KEY"), data_dir),
             engenius_key=env.get("PRESENCE_ENGENIUS_KEY") or None,
             aerohive_secret=env.get("PRESENCE_AEROHIVE_SECRET") or None,
+            meraki_validator=env.get("PRESENCE_MERAKI_VALIDATOR") or None,
+            meraki_secret=env.get("PRESENCE_MERAKI_SECRET") or None,
             engenius_keys=_string_table(toml, "engenius", "networks"),
             aerohive_secrets=_string_table(toml, "aerohive", "owners"),
             access_points=_access_points(toml, default_site),

@@ -6,6 +6,7 @@ from typing import Any
 
 from receiver.vendors.aerohive import AerohivePayload
 from receiver.vendors.engenius import EnGeniusPayload
+from receiver.vendors.meraki import MerakiPayloadV2, MerakiPayloadV3
 
 _ERROR = {
     "type": "object",
@@ -105,6 +106,38 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses(*refusals),
                 }
             },
+            "/ingest/meraki": {
+                "get": {
+                    "summary": "Meraki Scanning API validation: answers PRESENCE_MERAKI_VALIDATOR as plain text",
+                    "responses": {
+                        "200": {
+                            "description": "The validator string.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": {
+                            "description": "No validator configured.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        },
+                    },
+                },
+                "post": {
+                    "summary": "Meraki Scanning API v2 (DevicesSeen) or v3 (WiFi); Bluetooth types acknowledged only",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/MerakiPayloadV2"},
+                                        {"$ref": "#/components/schemas/MerakiPayloadV3"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": _responses(*refusals),
+                },
+            },
             "/healthz": {
                 "get": {
                     "summary": "The receiver and its database answer",
@@ -125,7 +158,7 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Error": _ERROR,
                 "Stored": _STORED,
-                **_model_schemas(EnGeniusPayload, AerohivePayload),
+                **_model_schemas(EnGeniusPayload, AerohivePayload, MerakiPayloadV2, MerakiPayloadV3),
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
