@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import export, serve
+from app.commands import export, import_, serve
 from receiver.config import ConfigError
 
-COMMANDS = (serve, export)
+COMMANDS = (serve, import_, export)
 
 
 def build_parser() -> argparse.ArgumentParser:
