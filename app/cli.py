@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import export, import_, serve
+from app.commands import export, import_, quarantine, serve
 from receiver.config import ConfigError
 
-COMMANDS = (serve, import_, export)
+COMMANDS = (serve, import_, export, quarantine)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from flask import Flask, Request, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from receiver import db, metrics
+from receiver import db, metrics, quarantine
 from receiver.auth import verify_engenius_signature, verify_shared_secret
 from receiver.config import Settings
 from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, Unauthorized
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         "settings": settings,
         "engine": engine,
         "ingestor": Ingestor(engine, Normalizer(settings)),
+        "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days),
     }
 
     app.register_error_handler(ReceiverError, _receiver_error)
@@ -91,7 +92,7 @@ def ingest_engenius():
     network_id = document.get("network_id") if isinstance(document, dict) else None
     key = settings.engenius_key_for(None if network_id is None else str(network_id))
     verify_engenius_signature(body, request.headers.get("Signature"), key)
-    return _store(parse("engenius", document))
+    return _store(_parse_authenticated("engenius", body, document))
 
 
 def ingest_aerohive():
@@ -105,7 +106,7 @@ def ingest_aerohive():
     verify_shared_secret(
         _aerohive_secrets_sent(request, document), secret, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET"
     )
-    return _store(parse("aerohive", document))
+    return _store(_parse_authenticated("aerohive", body, document))
 
 
 def meraki_validator():
@@ -120,7 +121,8 @@ def ingest_meraki():
     settings: Settings = _state()["settings"]
     if not settings.meraki_secret:
         verify_shared_secret([], None, vendor="Meraki", setting="PRESENCE_MERAKI_SECRET")
-    document = decode(_read_body(request))
+    body = _read_body(request)
+    document = decode(body)
     sent = document.get("secret") if isinstance(document, dict) else None
     verify_shared_secret(
         [sent] if isinstance(sent, str) else [],
@@ -128,7 +130,7 @@ def ingest_meraki():
         vendor="Meraki",
         setting="PRESENCE_MERAKI_SECRET",
     )
-    return _store(parse("meraki", document))
+    return _store(_parse_authenticated("meraki", body, document))
 
 
 # --- steps -------------------------------------------------------------------------------------------------
@@ -156,6 +158,19 @@ def _read_body(req: Request) -> bytes:
         pieces.append(piece)
         size += len(piece)
     raise too_large
+
+
+def _parse_authenticated(vendor: str, body: bytes, document: Any) -> Parsed:
+    """Validate an authenticated body; one that fails is quarantined before the 4xx goes back."""
+    try:
+        return parse(vendor, document)
+    except ReceiverError as error:
+        state = _state()
+        try:
+            quarantine.keep(state["engine"], vendor, body, error, datetime.now(UTC), state["quarantine"])
+        except SQLAlchemyError:
+            log.exception("could not quarantine a refused POST", extra={"vendor": vendor})
+        raise
 
 
 def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:

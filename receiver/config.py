@@ -58,6 +58,7 @@ class Settings:
     store_raw_macs: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     sqlite_synchronous: str = "FULL"
+    quarantine_days: int = 14
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,6 +117,7 @@ class Settings:
             store_raw_macs=_flag(env.get("PRESENCE_STORE_RAW_MACS")),
             max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             sqlite_synchronous=synchronous,
+            quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
         )
 
 

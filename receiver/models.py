@@ -89,3 +89,20 @@ OBSERVATION_EXPORT_COLUMNS = (
     "rssi_last",
     "count",
 )
+
+
+class QuarantinedPost(SQLModel, table=True):
+    """An authenticated POST that failed validation, kept (capped, for a while) so an operator can see it."""
+
+    __tablename__ = "quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vendor: str = Field(max_length=16)
+    received_at: datetime = Field(sa_column=utc_column(index=True))
+    status: int
+    reason: str
+    field: str | None = Field(default=None, max_length=200)
+    # The body as received (any top-level "secret" redacted), cut at PRESENCE_QUARANTINE_MAX_BODY_BYTES.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    body_bytes: int  # size of the original body
+    truncated: bool
