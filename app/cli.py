@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import export, import_, quarantine, serve
+from app.commands import export, import_, quarantine, serve, status
 from receiver.config import ConfigError
 
-COMMANDS = (serve, import_, export, quarantine)
+COMMANDS = (serve, import_, export, quarantine, status)
 
 
 def build_parser() -> argparse.ArgumentParser:

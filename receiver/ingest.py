@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from receiver.errors import InvalidPayload, MalformedBody
 from receiver.observations import Normalizer, Sighting
-from receiver.store import StoreResult, store_observations
+from receiver.store import Reporter, StoreResult, store_observations
 from receiver.vendors import aerohive, engenius, meraki
 
 VENDORS = ("engenius", "aerohive", "meraki")
@@ -36,6 +36,7 @@ class Parsed:
 
     vendor: str
     sightings: list[Sighting]
+    reporters: tuple[str, ...] = ()  # AP MACs that sent this report (even when they heard nobody)
     ignored: int = 0
 
 
@@ -61,16 +62,20 @@ def parse(vendor: str, document: Any) -> Parsed:
     if document is NOT_PARSED:
         raise MalformedBody("body is not valid JSON")
     if vendor == "engenius":
-        return Parsed(vendor, engenius.sightings(_validate(engenius.EnGeniusPayload, document)))
+        report = _validate(engenius.EnGeniusPayload, document)
+        return Parsed(vendor, engenius.sightings(report), (report.node_mac,))
     if vendor == "aerohive":
-        return Parsed(vendor, aerohive.sightings(_validate(aerohive.AerohivePayload, document)))
+        webhook = _validate(aerohive.AerohivePayload, document)
+        return Parsed(vendor, aerohive.sightings(webhook), (webhook.apMac,))
     if vendor == "meraki":
         try:
             model = meraki.model_for(document)
         except ValueError as exc:
             raise InvalidPayload(f"invalid payload: {exc}", field="version") from None
         payload = _validate(model, document)
-        return Parsed(vendor, meraki.sightings(payload), ignored=meraki.bluetooth_count(payload))
+        sightings = meraki.sightings(payload)
+        reporters = meraki.reporters(payload) or tuple(sorted({sighting.ap_mac for sighting in sightings}))
+        return Parsed(vendor, sightings, reporters, ignored=meraki.bluetooth_count(payload))
     raise ValueError(f"unknown vendor {vendor!r}")
 
 
@@ -96,4 +101,5 @@ class Ingestor:
 
     def store(self, parsed: Parsed, received_at: datetime) -> StoreResult:
         rows = self.normalizer.rows(parsed.vendor, parsed.sightings, received_at)
-        return store_observations(self.engine, rows)
+        reporters = [Reporter(ap_mac, parsed.vendor, self.normalizer.site_of(ap_mac)) for ap_mac in parsed.reporters]
+        return store_observations(self.engine, rows, reporters, received_at)

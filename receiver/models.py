@@ -106,3 +106,17 @@ class QuarantinedPost(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     body_bytes: int  # size of the original body
     truncated: bool
+
+
+class APReport(SQLModel, table=True):
+    """The last time each AP reported, even with an empty list: a silent AP is the only sign of lost POSTs."""
+
+    __tablename__ = "ap_report"
+
+    ap_mac: str = Field(primary_key=True, max_length=17)
+    vendor: str = Field(max_length=16)
+    site: str = Field(max_length=120)
+    first_report_at: datetime = Field(sa_column=utc_column())
+    last_report_at: datetime = Field(sa_column=utc_column())
+    reports: int  # accepted POSTs that named this AP
+    records: int  # observations stored from them (duplicates not counted)

@@ -51,6 +51,9 @@ class Normalizer:
         self._settings = settings
         self._pseudonymizer = Pseudonymizer(settings.pseudonym_key, store_raw_macs=settings.store_raw_macs)
 
+    def site_of(self, ap_mac: str) -> str:
+        return self._settings.site_of(ap_mac)
+
     def rows(self, vendor: str, sightings: list[Sighting], received_at: datetime) -> list[ObservationRow]:
         return [self.row(vendor, sighting, received_at) for sighting in sightings]
 

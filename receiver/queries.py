@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from receiver.models import OBSERVATION_EXPORT_COLUMNS, Observation
+from receiver.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation
 
 
 def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -33,3 +33,20 @@ def iter_observations(
         result = connection.execution_options(yield_per=batch_size).execute(query)
         for row in result.mappings():
             yield dict(row)
+
+
+def ap_reports(engine: Engine) -> list[dict]:
+    """Every AP that has reported, with when it last did and how much it sent, most recently silent first."""
+    table = APReport.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(table).order_by(table.c.last_report_at, table.c.ap_mac)).mappings()
+        return [dict(row) for row in rows]
+
+
+def observation_summary(engine: Engine) -> dict:
+    """How many observations are stored and the newest last_seen (uses the last_seen index, not a scan)."""
+    table = Observation.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        newest = connection.execute(select(func.max(table.c.last_seen))).scalar()
+        count = connection.execute(select(func.max(table.c.id))).scalar() or 0
+    return {"observations_approx": count, "newest_last_seen": newest}

@@ -181,6 +181,11 @@ def bluetooth_count(payload: MerakiPayload) -> int:
     return len(payload.data.observations) if payload.is_bluetooth else 0
 
 
+def reporters(payload: MerakiPayload) -> tuple[str, ...]:
+    """The AP a v2 POST came from; v3 posts per network, so its APs are those named in the sightings."""
+    return (payload.data.apMac,) if isinstance(payload, MerakiPayloadV2) else ()
+
+
 def sightings(payload: MerakiPayload) -> list[Sighting]:
     if payload.is_bluetooth:
         return []

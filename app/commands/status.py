@@ -1,0 +1,86 @@
+"""`presence status`: is every AP reporting, and was anything refused? Exit status 1 when an AP is silent."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+
+from receiver import db, quarantine
+from receiver.config import Settings
+from receiver.queries import ap_reports, observation_summary
+
+DEFAULT_SILENT_MINUTES = 10  # APs post every 30-60 s: ten minutes is ten or more missed reports in a row
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("status", help="APs reporting or silent, refused posts, database summary")
+    parser.add_argument(
+        "--silent-after", type=float, default=DEFAULT_SILENT_MINUTES, metavar="MINUTES",
+        help=f"an AP is silent when it has not reported for this long (default {DEFAULT_SILENT_MINUTES})",
+    )  # fmt: skip
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def status(settings: Settings, silent_after: timedelta, now: datetime) -> dict:
+    """The operator's answer in one dict: each AP with its silence, quarantine of the last day, data summary."""
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    aps = []
+    for row in ap_reports(engine):
+        quiet = now - row["last_report_at"]
+        ap = settings.access_points.get(row["ap_mac"])
+        aps.append(
+            {
+                "ap_mac": row["ap_mac"],
+                "name": ap.name if ap else None,
+                "vendor": row["vendor"],
+                "site": row["site"],
+                "last_report_at": row["last_report_at"].isoformat().replace("+00:00", "Z"),
+                "silent_for_seconds": round(quiet.total_seconds()),
+                "silent": quiet > silent_after,
+                "reports": row["reports"],
+                "records": row["records"],
+            }
+        )
+    refused = [row for row in quarantine.entries(engine) if row["received_at"] > now - timedelta(days=1)]
+    summary = observation_summary(engine)
+    newest = summary["newest_last_seen"]
+    engine.dispose()
+    return {
+        "database": engine.dialect.name,
+        "observations": summary["observations_approx"],
+        "newest_observation": newest.isoformat().replace("+00:00", "Z") if newest else None,
+        "aps": aps,
+        "silent_aps": sum(ap["silent"] for ap in aps),
+        "quarantined_last_24h": len(refused),
+    }
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def run(args: argparse.Namespace) -> int:
+    report = status(Settings.from_env(), timedelta(minutes=args.silent_after), datetime.now(UTC))
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return 1 if report["silent_aps"] else 0
+    newest = report["newest_observation"] or "-"
+    print(f"database: {report['database']}, about {report['observations']:,} observations, newest {newest}")
+    if not report["aps"]:
+        print("no AP has reported yet: point EnGenius, Aerohive or Meraki at /ingest/<vendor> (see README)")
+    for ap in report["aps"]:
+        state = f"SILENT for {_duration(ap['silent_for_seconds'])}" if ap["silent"] else "reporting"
+        print(
+            f"  {ap['ap_mac']}  {(ap['name'] or '-'):<16} {ap['vendor']:<9} last report "
+            f"{_duration(ap['silent_for_seconds'])} ago  {ap['reports']:>8,} reports  {state}"
+        )
+    print(f"quarantined (refused after authentication) in the last 24 h: {report['quarantined_last_24h']}"
+          + ("  -> presence quarantine list" if report["quarantined_last_24h"] else ""))  # fmt: skip
+    return 1 if report["silent_aps"] else 0
