@@ -162,7 +162,7 @@ def major_version(version: object) -> int:
     """`"2.0"`, `2.1`, `"3.0"`, `3` → 2 or 3; anything else raises ValueError naming the version."""
     try:
         major = int(float(str(version).strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # "banana", or Infinity
         raise ValueError(f"version {str(version)[:20]!r} is not a Meraki Scanning API version") from None
     if major not in (2, 3):
         raise ValueError(f"Meraki Scanning API version {version} is not supported (2.x and 3.x are)")

@@ -1,0 +1,144 @@
+"""Hostile input: property-based fuzzing of every endpoint, and a corpus of the nastiest bodies found.
+
+Whatever arrives, the answer is a 2xx or a 4xx in the error shape, never a 5xx, and a refused POST stores
+nothing. Valid payloads with one field replaced by arbitrary JSON are the most productive mutation: they get
+past authentication and the outer shape and probe each field's validation.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from receiver.app import create_app
+from tests.conftest import AEROHIVE_SECRET, count_observations, make_settings, sign
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+NASTY = FIXTURES / "nasty"
+SAMPLES = {
+    "engenius": json.loads((FIXTURES / "engenius_sample.json").read_text()),
+    "aerohive": json.loads((FIXTURES / "aerohive_sample.json").read_text()),
+    "meraki": json.loads((FIXTURES / "meraki_v3_sample.json").read_text()) | {"secret": "meraki-secret"},
+}
+ALLOWED = {200, 400, 401, 413, 422}
+header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80)  # what HTTP carries
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    app = create_app(
+        make_settings(
+            tmp, PRESENCE_MERAKI_SECRET="meraki-secret", PRESENCE_MERAKI_VALIDATOR="v", PRESENCE_MAX_BODY_BYTES="200000"
+        )
+    )
+    yield app
+    app.extensions["presence"]["engine"].dispose()
+
+
+def post(client, vendor: str, body: bytes):
+    headers = {"Signature": sign(body), "Authorization": f"Bearer {AEROHIVE_SECRET}"}
+    return client.post(f"/ingest/{vendor}", data=body, headers=headers)
+
+
+def assert_answer_is_well_formed(response) -> None:
+    assert response.status_code in ALLOWED, response.get_data(as_text=True)
+    answer = response.json
+    if response.status_code == 200:
+        assert answer["ok"] is True
+        assert answer["stored"] >= 0
+        assert answer["duplicates"] >= 0
+    else:
+        assert answer["ok"] is False
+        assert answer["status"] == response.status_code
+        assert isinstance(answer["error"], str)
+        assert answer["error"]
+
+
+def paths(document, prefix=()):
+    """Every path into a JSON document, for picking a field to replace."""
+    yield prefix
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from paths(value, (*prefix, index))
+
+
+def replaced(document, path, value):
+    if not path:
+        return value
+    head, *rest = path
+    copy = dict(document) if isinstance(document, dict) else list(document)
+    copy[head] = replaced(document[head], rest, value)
+    return copy
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(vendor=st.sampled_from(sorted(SAMPLES)), data=st.data(), value=json_values)
+def test_one_field_replaced_by_anything_never_crashes_or_half_writes(fuzz_app, vendor, data, value):
+    document = SAMPLES[vendor]
+    path = data.draw(st.sampled_from(list(paths(document))))
+    client = fuzz_app.test_client()
+    engine = fuzz_app.extensions["presence"]["engine"]
+    before = count_observations(engine)
+    body = json.dumps(replaced(document, path, value), allow_nan=True).encode()
+    response = post(client, vendor, body)
+    assert_answer_is_well_formed(response)
+    after = count_observations(engine)
+    if response.status_code != 200:
+        assert after == before
+    else:
+        assert after - before == response.json["stored"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    vendor=st.sampled_from(sorted(SAMPLES)),
+    body=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
+)
+def test_arbitrary_bodies_get_a_clean_answer(fuzz_app, vendor, body):
+    assert_answer_is_well_formed(post(fuzz_app.test_client(), vendor, body))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=header_text, authorization=header_text, query=st.text(max_size=40))
+def test_arbitrary_credentials_are_refused_cleanly(fuzz_app, header, authorization, query):
+    client = fuzz_app.test_client()
+    body = json.dumps(SAMPLES["aerohive"]).encode()
+    headers = {"Signature": header, "Authorization": authorization}
+    for vendor in SAMPLES:
+        response = client.post(f"/ingest/{vendor}", data=body, headers=headers, query_string={"secret": query})
+        assert_answer_is_well_formed(response)
+
+
+def nasty_bodies() -> list[Path]:
+    return sorted(NASTY.glob("*"))
+
+
+@pytest.mark.parametrize("path", nasty_bodies(), ids=lambda path: path.name)
+def test_nasty_corpus(fuzz_app, path):
+    """Regression corpus: each file is `<vendor>--<what>.<ext>`; the body must get a clean 4xx, never 5xx."""
+    vendor = path.name.split("--")[0]
+    body = path.read_bytes()
+    if path.suffix == ".b64":
+        body = base64.b64decode(body)
+    response = post(fuzz_app.test_client(), vendor, body)
+    assert_answer_is_well_formed(response)
+    assert response.status_code != 200
