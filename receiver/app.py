@@ -150,7 +150,8 @@ def _read_body(req: Request) -> bytes:
             raise too_large
         return req.get_data(cache=True)
     stream = req.environ["wsgi.input"]
-    pieces, size = [], 0
+    pieces: list[bytes] = []
+    size = 0
     while size <= limit:
         piece = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - size))
         if not piece:

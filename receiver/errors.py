@@ -6,6 +6,9 @@ produced by the handler in receiver.app from these exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import ValidationError
 
 
@@ -77,6 +80,6 @@ def _dotted(location: tuple) -> str:
     return text
 
 
-def _message(problem: dict) -> str:
+def _message(problem: Mapping[str, Any]) -> str:
     # pydantic prefixes our own validators' messages with "Value error, "; the sender needs only the reason.
     return str(problem["msg"]).removeprefix("Value error, ")

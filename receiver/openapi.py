@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from receiver.vendors.aerohive import AerohivePayload
 from receiver.vendors.engenius import EnGeniusPayload
 from receiver.vendors.meraki import MerakiPayloadV2, MerakiPayloadV3
@@ -50,7 +52,7 @@ def _responses(*refusals: int) -> dict[str, Any]:
     return responses
 
 
-def _model_schemas(*models: type) -> dict[str, Any]:
+def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
     """JSON Schemas of the payload models, with their nested definitions hoisted into components."""
     schemas: dict[str, Any] = {}
     for model in models:

@@ -39,12 +39,16 @@ def _lenient_float(value: object) -> object:
         if not text:
             return None
         try:
-            value = float(text)
+            return _finite_or_none(float(text))
         except ValueError:
-            raise ValueError(f"{value[:40]!r} is not a number") from None
-    if isinstance(value, int | float) and not math.isfinite(value):
-        return None
+            raise ValueError(f"{text[:40]!r} is not a number") from None
+    if isinstance(value, int | float):
+        return _finite_or_none(value)
     return value
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 LenientFloat = Annotated[float | None, BeforeValidator(_lenient_float)]
@@ -233,47 +237,36 @@ def _sightings_v3(payload: MerakiPayloadV3) -> list[Sighting]:
     """One sighting per (location, AP that heard it); a client with no locations falls back to latestRecord."""
     result = []
     for record in payload.data.observations:
-        common = {
-            "client_mac": record.clientMac,
-            "count": 1,
-            "associated": bool(record.ssid),
-            "ssid": record.ssid,
-            "manufacturer": record.manufacturer,
-            "os": record.os,
-        }
         heard = [(loc, rssi.apMac, rssi.rssi) for loc in record.locations for rssi in loc.rssiRecords]
         for location, ap_mac, signal in heard:
-            dbm = _signal_to_dbm(signal)
-            result.append(
-                Sighting(
-                    ap_mac=ap_mac,
-                    first_seen=location.time,
-                    last_seen=location.time,
-                    rssi_min=dbm,
-                    rssi_max=dbm,
-                    rssi_avg=dbm,
-                    rssi_last=dbm,
-                    x=location.x,
-                    y=location.y,
-                    lat=location.lat,
-                    lng=location.lng,
-                    unc=location.variance,
-                    **common,
-                )
-            )
+            result.append(_v3_sighting(record, ap_mac, location.time, signal, location))
         if not heard and record.latestRecord is not None:
             latest = record.latestRecord
-            dbm = _signal_to_dbm(latest.nearestApRssi)
-            result.append(
-                Sighting(
-                    ap_mac=latest.nearestApMac,
-                    first_seen=latest.time,
-                    last_seen=latest.time,
-                    rssi_min=dbm,
-                    rssi_max=dbm,
-                    rssi_avg=dbm,
-                    rssi_last=dbm,
-                    **common,
-                )
-            )
+            result.append(_v3_sighting(record, latest.nearestApMac, latest.time, latest.nearestApRssi, None))
     return result
+
+
+def _v3_sighting(
+    record: ObservationV3, ap_mac: str, moment: datetime, signal: float, location: LocationV3 | None
+) -> Sighting:
+    dbm = _signal_to_dbm(signal)
+    return Sighting(
+        ap_mac=ap_mac,
+        client_mac=record.clientMac,
+        first_seen=moment,
+        last_seen=moment,
+        rssi_min=dbm,
+        rssi_max=dbm,
+        rssi_avg=dbm,
+        rssi_last=dbm,
+        count=1,
+        associated=bool(record.ssid),
+        ssid=record.ssid,
+        manufacturer=record.manufacturer,
+        os=record.os,
+        x=location.x if location else None,
+        y=location.y if location else None,
+        lat=location.lat if location else None,
+        lng=location.lng if location else None,
+        unc=location.variance if location else None,
+    )
