@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import export, import_, quarantine, serve, status
+from app.commands import export, import_, quarantine, report, serve, status
 from receiver.config import ConfigError
 
-COMMANDS = (serve, import_, export, quarantine, status)
+COMMANDS = (serve, report, export, import_, status, quarantine)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,8 @@ FRAME_DTYPES: dict[str, str] = {
 # The analytics' default look-back (analytics.settings.AnalyticsSettings.history): staff need the 14 days before
 # the window, loyalty and new visitors the 28 days before it.
 DEFAULT_HISTORY = timedelta(days=28)
+# ... and visits in progress at the window's end are followed this long after it (visit_lookahead).
+DEFAULT_LOOKAHEAD = timedelta(hours=6)
 # No stored record spans more than this (EnGenius aggregates one reporting interval, Aerohive one moment): it
 # bounds last_seen from above too, so the last_seen index serves both ends of the window.
 MAX_RECORD_SPAN = timedelta(days=1)
@@ -44,11 +46,13 @@ def load_observations(
     end: datetime | None,
     *,
     history: timedelta = DEFAULT_HISTORY,
+    lookahead: timedelta = DEFAULT_LOOKAHEAD,
 ) -> pd.DataFrame:
-    """Observations of the UTC window [start, end) and the `history` before it, oldest first.
+    """Observations of the UTC window [start, end), the `history` before it and the `lookahead` after it.
 
-    Rows are those with last_seen >= start - history and first_seen < end (None leaves a side open). Columns
-    are FRAME_DTYPES, times as datetime64[ns, UTC]; manufacturer and ssid are missing (NA) where not reported.
+    Rows are those with last_seen >= start - history and first_seen < end + lookahead (None leaves a side
+    open), ordered by last_seen. Columns are FRAME_DTYPES, times as datetime64[ns, UTC]; manufacturer and ssid
+    are missing (NA) where not reported.
     """
     table = Observation.__table__  # type: ignore[attr-defined]
     sqlite = engine.dialect.name == "sqlite"
@@ -64,7 +68,8 @@ def load_observations(
     if start is not None:
         query = query.where(table.c.last_seen >= start - history)
     if end is not None:
-        query = query.where(table.c.first_seen < end, table.c.last_seen < end + MAX_RECORD_SPAN)
+        horizon = end + lookahead
+        query = query.where(table.c.first_seen < horizon, table.c.last_seen < horizon + MAX_RECORD_SPAN)
     query = query.order_by(table.c.last_seen, table.c.id)
     chunks = []
     with engine.connect() as connection:

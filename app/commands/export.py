@@ -1,4 +1,4 @@
-"""`presence export observations`: normalized rows to stdout as CSV or JSON."""
+"""`presence export observations|visits`: normalized observations, or one row per visit, as CSV or JSON."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TextIO
 
+import pandas as pd
+
+from analytics.report import VISIT_EXPORT_COLUMNS, analyse, visit_table
+from analytics.settings import AnalyticsSettings
 from receiver import db
 from receiver.config import Settings
+from receiver.frames import load_observations
 from receiver.models import OBSERVATION_EXPORT_COLUMNS
 from receiver.queries import iter_observations, local_day_bounds
 
@@ -22,6 +27,11 @@ def register(subcommands) -> None:
     observations = what.add_parser("observations", help="normalized observations, one row per AP report")
     add_window_arguments(observations)
     observations.set_defaults(run=run_observations)
+    visits = what.add_parser("visits", help="one row per visit: dwell, category (visitor/passerby/staff), zone")
+    visits.add_argument("--from", dest="first", type=date.fromisoformat, required=True, help="first site-local day")
+    visits.add_argument("--to", dest="last", type=date.fromisoformat, required=True, help="last site-local day")
+    visits.add_argument("--format", choices=("csv", "json"), default="csv")
+    visits.set_defaults(run=run_visits)
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +43,45 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 def run_observations(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    start, end = local_day_bounds(args.first, args.last, settings.tz)
-    write_rows(iter_observations(engine, start, end), OBSERVATION_EXPORT_COLUMNS, args.format, sys.stdout)
+    try:
+        db.migrate(engine)
+        start, end = local_day_bounds(args.first, args.last, settings.tz)
+        write_rows(iter_observations(engine, start, end), OBSERVATION_EXPORT_COLUMNS, args.format, sys.stdout)
+    finally:
+        engine.dispose()
     return 0
+
+
+def run_visits(args: argparse.Namespace) -> int:
+    """Visits that started in the window (site-local days, inclusive), classified with the default settings."""
+    if args.last < args.first:
+        print("presence export visits: --to is before --from", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    analytics_settings = AnalyticsSettings()
+    start, end = local_day_bounds(args.first, args.last, settings.tz)
+    observations = load_window(settings, analytics_settings, start, end)
+    analysis = analyse(
+        observations, start, end, analytics_settings, tz=settings.tz, access_points=settings.access_points
+    )
+    table = visit_table(analysis)
+    rows = table.astype(object).where(table.notna(), None).to_dict("records")
+    write_rows(rows, VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
+    return 0
+
+
+def load_window(
+    settings: Settings, analytics_settings: AnalyticsSettings, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """The observations the analytics need for the UTC window [start, end): its history and look-ahead too."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.migrate(engine)
+        return load_observations(
+            engine, start, end, history=analytics_settings.history, lookahead=analytics_settings.visit_lookahead
+        )
+    finally:
+        engine.dispose()
 
 
 def write_rows(rows: Iterable[dict], columns: Iterable[str], fmt: str, out: TextIO) -> None:

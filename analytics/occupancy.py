@@ -1,0 +1,107 @@
+"""Occupancy: how many visitors are inside at a time, its peaks, the live count, and the hour-of-week pattern."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+import numpy as np
+import pandas as pd
+
+from analytics.classify import PARTY
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _instants(times: pd.Series) -> np.ndarray:
+    return times.to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def occupancy_changes(visits: pd.DataFrame) -> pd.Series:
+    """Occupancy after each change: a visit is open on [first_seen, last_seen).
+
+    Indexed by UTC time, in time order; where a visit ends as another starts, the end comes first, so two
+    back-to-back visits never count twice.
+    """
+    starts, ends = _instants(visits["first_seen"]), _instants(visits["last_seen"])
+    times = np.concatenate((starts, ends))
+    deltas = np.concatenate((np.ones(len(starts), dtype="int64"), -np.ones(len(ends), dtype="int64")))
+    order = np.lexsort((deltas, times))
+    index = pd.DatetimeIndex(times[order].astype("datetime64[ns]")).tz_localize("UTC")
+    return pd.Series(np.cumsum(deltas[order]), index=index, name="occupancy")
+
+
+def peak_occupancy(visits: pd.DataFrame) -> tuple[int, pd.Timestamp | None]:
+    """The most visits open at once and the first UTC time it was reached (0 and None without visits)."""
+    changes = occupancy_changes(visits)
+    if changes.empty:
+        return 0, None
+    position = int(np.argmax(changes.to_numpy()))
+    return int(changes.iloc[position]), changes.index[position]
+
+
+def occupancy_at(visits: pd.DataFrame, times: pd.DatetimeIndex) -> pd.Series:
+    """How many visits are open (first_seen <= t < last_seen) at each of `times`."""
+    instants = times.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view("int64")
+    starts, ends = np.sort(_instants(visits["first_seen"])), np.sort(_instants(visits["last_seen"]))
+    open_count = np.searchsorted(starts, instants, side="right") - np.searchsorted(ends, instants, side="right")
+    return pd.Series(open_count.astype("int64"), index=times, name="occupancy")
+
+
+def occupancy_series(
+    visits: pd.DataFrame, start: datetime, end: datetime, tz: tzinfo, freq: str = "15min"
+) -> pd.Series:
+    """Occupancy sampled every `freq` over [start, end), indexed by site-local time."""
+    times = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=freq, inclusive="left").tz_convert(tz)
+    return occupancy_at(visits, times)
+
+
+def daily_peaks(visits: pd.DataFrame, days: pd.DatetimeIndex, tz: tzinfo) -> pd.Series:
+    """The peak occupancy of each site-local day in `days` (naive midnights), 0 for a day nobody was in.
+
+    A visit open across midnight counts on both days.
+    """
+    changes = occupancy_changes(visits)
+    midnights = days.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+    at_midnight = occupancy_at(visits, midnights)
+    samples = pd.concat([changes, pd.Series(at_midnight.to_numpy(), index=midnights.tz_convert("UTC"))])
+    local_days = samples.index.tz_convert(tz).tz_localize(None).normalize()
+    peaks = samples.groupby(local_days).max()
+    return peaks.reindex(days, fill_value=0).astype("int64").rename("peak_occupancy")
+
+
+def live_occupancy(
+    visits: pd.DataFrame, now: datetime, live_window: timedelta, zone_column: str = "last_zone"
+) -> tuple[int, pd.Series]:
+    """Visitors heard within `live_window` before `now`: the total and the count per zone (their latest zone).
+
+    Pass visitor visits (qualifying, not staff) computed from observations up to `now`.
+    """
+    moment = pd.Timestamp(now)
+    recent = visits.loc[(visits["last_seen"] > moment - pd.Timedelta(live_window)) & (visits["first_seen"] <= moment)]
+    latest = recent.sort_values("last_seen").drop_duplicates(PARTY, keep="last")
+    zones = latest[zone_column] if zone_column in latest else pd.Series(dtype="str")
+    per_zone = zones.value_counts().sort_index().astype("int64").rename("visitors")
+    return len(latest), per_zone
+
+
+def hour_of_week(visits: pd.DataFrame, days: pd.DatetimeIndex, tz: tzinfo) -> pd.DataFrame:
+    """Mean distinct visitors present in each site-local hour of the week (rows Mon..Sun, columns 0..23).
+
+    A visitor counts in every hour its visit touches; each cell is divided by how many of that weekday are in
+    `days` (the window's site-local days, naive midnights), so a partial week is not under-counted.
+    """
+    local_first = visits["first_seen"].dt.tz_convert(tz).dt.tz_localize(None).dt.floor("h")
+    local_last = visits["last_seen"].dt.tz_convert(tz).dt.tz_localize(None).dt.floor("h")
+    hours = ((local_last - local_first) // pd.Timedelta(hours=1)).to_numpy(dtype="int64") + 1
+    rows = np.repeat(np.arange(len(visits)), np.maximum(hours, 0))
+    offsets = np.arange(len(rows)) - np.repeat(np.cumsum(hours) - hours, np.maximum(hours, 0))
+    stamps = local_first.to_numpy()[rows] + offsets.astype("timedelta64[h]")
+    present = pd.DataFrame(
+        {"site": visits["site"].to_numpy()[rows], "device": visits["device"].to_numpy()[rows], "hour": stamps}
+    ).drop_duplicates()
+    present = present.loc[present["hour"].dt.normalize().isin(days)]
+    cell = present["hour"].dt.day_of_week.to_numpy() * 24 + present["hour"].dt.hour.to_numpy()
+    counts = np.bincount(cell.astype("int64"), minlength=7 * 24).reshape(7, 24)
+    per_weekday = pd.Series(days.day_of_week).value_counts().reindex(range(7), fill_value=0).to_numpy()
+    mean = counts.astype("float64") / np.where(per_weekday > 0, per_weekday, 1)[:, None]
+    return pd.DataFrame(mean, index=pd.Index(WEEKDAYS, name="weekday"), columns=pd.Index(range(24), name="hour"))

@@ -1,0 +1,298 @@
+"""The whole analysis of a window, and the report dict built from it (what the CLI prints and the dashboard shows).
+
+`analyse` runs the pipeline once: filter observations -> visits -> zones -> zone filter -> classification.
+Everything else here reads an `Analysis`; the dashboard calls the same functions for its KPIs and charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics import occupancy, zones
+from analytics.classify import PARTY, capture_rate, classify_visits, devices, qualifying
+from analytics.dwell import dwell_buckets, dwell_stats
+from analytics.filters import Filters, filter_observations, filter_visits
+from analytics.loyalty import LOYALTY_CATEGORIES, loyalty, new_visitors, repeat_visitors
+from analytics.schema import typed_observations
+from analytics.settings import AnalyticsSettings
+from analytics.visits import label_visits, local_day, visits
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A window's visits, classified and placed, with what produced them.
+
+    visits: every visit started in the loaded range (history included), with the columns of `visits.visits`
+    plus zone, last_zone, x, y (NaN outside the window unless a zone filter needed them), qualifying, staff,
+    category and in_window. periods: the zone of each fingerprint period of those visits.
+    """
+
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    tz: tzinfo
+    settings: AnalyticsSettings
+    filters: Filters
+    visits: pd.DataFrame
+    periods: pd.DataFrame
+    zone_model: zones.ZoneModel = field(repr=False)
+
+    @property
+    def window_visits(self) -> pd.DataFrame:
+        """Visits that started in the window, of every category."""
+        return self.visits.loc[self.visits["in_window"]]
+
+    @property
+    def visitor_visits(self) -> pd.DataFrame:
+        """Qualifying visits of visitors (not staff) that started in the window: what dwell and zones count."""
+        window = self.window_visits
+        return window.loc[window["qualifying"] & ~window["staff"]]
+
+    @property
+    def days(self) -> pd.DatetimeIndex:
+        """The site-local days of the window, as naive midnights."""
+        first = pd.Timestamp(self.window_start).tz_convert(self.tz).tz_localize(None).normalize()
+        last = (pd.Timestamp(self.window_end) - pd.Timedelta(1, "ns")).tz_convert(self.tz).tz_localize(None)
+        return pd.date_range(first, last.normalize(), freq="D")
+
+
+def analyse(
+    observations: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    settings: AnalyticsSettings | None = None,
+    filters: Filters | None = None,
+    tz: tzinfo = UTC,
+    access_points: Mapping[str, zones.NamedAccessPoint] | None = None,
+) -> Analysis:
+    """Run the pipeline on `observations` for the window [window_start, window_end) (aware datetimes).
+
+    Pass observations from `settings.history` before window_start to `settings.visit_lookahead` after window_end
+    (receiver.frames loads exactly that); others are ignored. Visits count in the window when they start in it,
+    and keep their whole length up to the look-ahead. The zone model is fitted on the window's observations before any
+    filter, so a filter never renames zones.
+    """
+    settings = settings or AnalyticsSettings()
+    filters = filters or Filters()
+    start, end = pd.Timestamp(window_start), pd.Timestamp(window_end)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("window_start and window_end must be timezone-aware")
+    frame = typed_observations(observations)
+    horizon = end + pd.Timedelta(settings.visit_lookahead)
+    frame = frame.loc[(frame["first_seen"] < horizon) & (frame["last_seen"] >= start - pd.Timedelta(settings.history))]
+    model = zones.fit_zones(
+        _visitor_observations(frame.loc[frame["last_seen"] >= start], settings), access_points, settings
+    )
+
+    labelled = label_visits(filter_observations(frame, filters), settings.visit_gap)
+    found = visits(labelled, tz)
+    # Zones are only needed for window visits, unless a zone filter must judge the history's visits too.
+    placed = found["first_seen"] >= start if not filters.zone else pd.Series(True, index=found.index)
+    placed_labelled = labelled.loc[labelled["visit"].isin(found.loc[placed, "visit"])]
+    periods = zones.period_zones(placed_labelled, model, settings)
+    found = found.join(zones.visit_zones(periods, settings.visit_gap), on="visit").join(
+        zones.visit_positions(placed_labelled, access_points), on="visit"
+    )
+    found = filter_visits(found, filters)
+    classified = classify_visits(found, start, end, settings)
+    periods = periods.loc[periods["visit"].isin(classified["visit"])].reset_index(drop=True)
+    return Analysis(start, end, tz, settings, filters, classified, periods, model)
+
+
+def _visitor_observations(observations: pd.DataFrame, settings: AnalyticsSettings) -> pd.DataFrame:
+    """The observations of qualifying visits: where visitors spend time, the places zones are fitted to (street
+    traffic outnumbers visitors ten to one and would otherwise claim clusters of its own)."""
+    labelled = label_visits(observations, settings.visit_gap)
+    found = visits(labelled, UTC)
+    keep = found.loc[qualifying(found, settings), "visit"]
+    chosen = labelled.loc[labelled["visit"].isin(keep)]
+    return chosen if len(chosen) else observations
+
+
+def daily_series(analysis: Analysis) -> pd.DataFrame:
+    """One row per site-local day of the window: date, visitors, passersby, connected, staff, visits,
+    median_dwell_minutes and peak_occupancy. Each day classifies its own visits: a device that passed by on
+    Monday and came in on Tuesday is a passerby on Monday and a visitor on Tuesday."""
+    window = analysis.window_visits
+    flags = window.assign(
+        visitor_visit=window["qualifying"] & ~window["staff"],
+        connected_visit=window["qualifying"] & ~window["staff"] & window["associated"],
+    )
+    per_device = flags.groupby(["day", *PARTY], sort=True).agg(
+        staff=("staff", "max"), visitor=("visitor_visit", "max"), connected=("connected_visit", "max")
+    )
+    staff, visitor = per_device["staff"].astype(bool), per_device["visitor"].astype(bool)
+    day_level = per_device.index.get_level_values("day")
+    counts = pd.DataFrame(
+        {
+            "visitors": (visitor & ~staff).groupby(day_level).sum(),
+            "passersby": (~visitor & ~staff).groupby(day_level).sum(),
+            "connected": per_device["connected"].astype(bool).groupby(day_level).sum(),
+            "staff": staff.groupby(day_level).sum(),
+        }
+    )
+    days = analysis.days
+    result = counts.reindex(days, fill_value=0).astype("int64")
+    visitor_visits = analysis.visitor_visits
+    result["visits"] = visitor_visits.groupby("day").size().reindex(days, fill_value=0).astype("int64")
+    result["median_dwell_minutes"] = visitor_visits.groupby("day")["dwell_minutes"].median().reindex(days)
+    result["peak_occupancy"] = occupancy.daily_peaks(visitor_visits, days, analysis.tz)
+    result.index.name = "date"
+    return result.reset_index()
+
+
+def hour_of_week(analysis: Analysis) -> pd.DataFrame:
+    """Mean visitors present per site-local weekday (rows) and hour (columns) over the window."""
+    return occupancy.hour_of_week(analysis.visitor_visits, analysis.days, analysis.tz)
+
+
+def occupancy_series(analysis: Analysis, freq: str = "15min") -> pd.Series:
+    """Visitors inside every `freq` over the window, indexed by site-local time."""
+    return occupancy.occupancy_series(
+        analysis.visitor_visits, analysis.window_start, analysis.window_end, analysis.tz, freq
+    )
+
+
+def zone_stats(analysis: Analysis) -> pd.DataFrame:
+    """Per zone: visitors, visits and median dwell of the window's visitor visits."""
+    return zones.zone_stats(analysis.visitor_visits)
+
+
+def zone_transitions(analysis: Analysis) -> pd.DataFrame:
+    """Moves between zones (rows: from, columns: to) during the window's visitor visits."""
+    periods = analysis.periods
+    return zones.zone_transitions(periods.loc[periods["visit"].isin(analysis.visitor_visits["visit"])])
+
+
+def live_occupancy(analysis: Analysis, now: datetime) -> tuple[int, pd.Series]:
+    """Visitors heard within `live_window` before `now`, in total and per zone (analyse up to `now` first)."""
+    return occupancy.live_occupancy(analysis.visitor_visits, now, analysis.settings.live_window)
+
+
+def device_table(analysis: Analysis) -> pd.DataFrame:
+    """One row per (site, device) seen in the window: category, connected, randomized, visits, first_seen."""
+    return devices(analysis.window_visits)
+
+
+VISIT_EXPORT_COLUMNS = (
+    "device",
+    "first_seen",
+    "last_seen",
+    "dwell_minutes",
+    "max_rssi",
+    "category",
+    "associated",
+    "ssid",
+    "manufacturer",
+    "randomized",
+    "zone",
+)
+
+
+def visit_table(analysis: Analysis) -> pd.DataFrame:
+    """One row per visit started in the window, in time order, with VISIT_EXPORT_COLUMNS (dwell rounded to
+    0.01 min). category is staff for a staff device's visit, visitor for a qualifying visit, else passerby."""
+    window = analysis.window_visits.sort_values(["first_seen", "site", "device"], kind="stable")
+    table = window.loc[:, list(VISIT_EXPORT_COLUMNS)].reset_index(drop=True)
+    table["dwell_minutes"] = table["dwell_minutes"].round(2)
+    return table
+
+
+def build_report(
+    observations: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    settings: AnalyticsSettings | None = None,
+    filters: Filters | None = None,
+    tz: tzinfo = UTC,
+    access_points: Mapping[str, zones.NamedAccessPoint] | None = None,
+) -> dict[str, Any]:
+    """The report of a window as plain JSON-ready values (see docs/analytics.md for every key)."""
+    return report(analyse(observations, window_start, window_end, settings, filters, tz, access_points))
+
+
+def report(analysis: Analysis) -> dict[str, Any]:
+    """The report dict of an `Analysis`."""
+    settings = analysis.settings
+    table = device_table(analysis)
+    category = table["category"]
+    visitors, passersby = int((category == "visitor").sum()), int((category == "passerby").sum())
+    visitor_index = table.index[(category == "visitor").to_numpy()]
+    visitor_visits = analysis.visitor_visits
+    seen = table.loc[category.isin(["visitor", "passerby"])]
+    loyal = loyalty(analysis.visits, analysis.window_end, analysis.tz, settings)
+    loyal = loyal.reindex(visitor_index, fill_value="occasional")
+    peak, peak_at = occupancy.peak_occupancy(visitor_visits)
+    daily = daily_series(analysis)
+    return {
+        "from": analysis.days[0].date().isoformat() if len(analysis.days) else None,
+        "to": analysis.days[-1].date().isoformat() if len(analysis.days) else None,
+        "filters": analysis.filters.as_dict(),
+        "visitors": visitors,
+        "passersby": passersby,
+        "connected": int((table["connected"] & (category == "visitor")).sum()),
+        "staff": int((category == "staff").sum()),
+        "visits": len(visitor_visits),
+        "capture_rate": _rounded(capture_rate(visitors, passersby), 4),
+        "repeat_visitors": len(repeat_visitors(visitor_visits, settings)),
+        "new_visitors": len(new_visitors(analysis.visits, analysis.window_start, analysis.window_end, settings)),
+        "randomized_share": _rounded(float(seen["randomized"].mean()) if len(seen) else None, 4),
+        "dwell_minutes": {
+            key: _rounded(value, 2) for key, value in dwell_stats(visitor_visits["dwell_minutes"]).items()
+        },
+        "dwell_buckets": dwell_buckets(visitor_visits["dwell_minutes"], settings.dwell_bucket_edges_minutes),
+        "loyalty": {name: int((loyal == name).sum()) for name in LOYALTY_CATEGORIES},
+        "peak_occupancy": {"count": peak, "at": _local_iso(peak_at, analysis.tz)},
+        "zones": [
+            {
+                "zone": str(row.zone),
+                "visitors": int(row.visitors),
+                "visits": int(row.visits),
+                "median_dwell_minutes": _rounded(float(row.median_dwell_minutes), 2),
+            }
+            for row in zone_stats(analysis).itertuples(index=False)
+        ],
+        "daily": [
+            {
+                "date": row.date.date().isoformat(),
+                "visitors": int(row.visitors),
+                "passersby": int(row.passersby),
+                "connected": int(row.connected),
+                "median_dwell_minutes": _rounded(float(row.median_dwell_minutes), 2),
+                "peak_occupancy": int(row.peak_occupancy),
+            }
+            for row in daily.itertuples(index=False)
+        ],
+    }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    if value is None or np.isnan(value):
+        return None
+    return round(float(value), digits)
+
+
+def _local_iso(moment: pd.Timestamp | None, tz: tzinfo) -> str | None:
+    return None if moment is None else moment.tz_convert(tz).isoformat()
+
+
+__all__ = [
+    "Analysis",
+    "analyse",
+    "build_report",
+    "daily_series",
+    "device_table",
+    "hour_of_week",
+    "live_occupancy",
+    "local_day",
+    "occupancy_series",
+    "report",
+    "visit_table",
+    "zone_stats",
+    "zone_transitions",
+]

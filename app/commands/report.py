@@ -1,0 +1,137 @@
+"""`presence report`: the analytics report of a window of site-local days, as JSON, CSV or text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from analytics.filters import Filters
+from analytics.report import build_report
+from analytics.settings import AnalyticsSettings
+from app.commands.export import load_window, write_rows
+from receiver.config import Settings
+from receiver.macs import normalize_mac
+from receiver.queries import local_day_bounds
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("report", help="visitors, passersby, dwell, loyalty and zones of a window")
+    add_report_window(parser)
+    parser.add_argument("--ssid", help="only observations whose SSID contains this (case-insensitive)")
+    parser.add_argument("--manufacturer", help="only devices whose manufacturer contains this (case-insensitive)")
+    parser.add_argument("--ap", type=_ap_mac, help="only observations reported by this AP (MAC)")
+    parser.add_argument("--zone", help="only visits that spent most of their time in this zone")
+    parser.add_argument("--exclude-randomized", action="store_true", help="leave out randomized (private) MACs")
+    parser.add_argument("--format", choices=("json", "csv", "text"), default="text")
+    parser.set_defaults(run=run)
+
+
+def add_report_window(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from", dest="first", type=date.fromisoformat, required=True, help="first site-local day, YYYY-MM-DD"
+    )
+    parser.add_argument(
+        "--to", dest="last", type=date.fromisoformat, required=True, help="last site-local day (inclusive)"
+    )
+
+
+def _ap_mac(value: str) -> str:
+    try:
+        return normalize_mac(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.last < args.first:
+        print("presence report: --to is before --from", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    analytics_settings = AnalyticsSettings()
+    start, end = local_day_bounds(args.first, args.last, settings.tz)
+    observations = load_window(settings, analytics_settings, start, end)
+    filters = Filters(
+        ssid=args.ssid,
+        manufacturer=args.manufacturer,
+        ap=args.ap,
+        zone=args.zone,
+        exclude_randomized=args.exclude_randomized,
+    )
+    result = build_report(observations, start, end, analytics_settings, filters, settings.tz, settings.access_points)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    elif args.format == "csv":
+        write_rows(report_rows(result), ("key", "value"), "csv", sys.stdout)
+    else:
+        sys.stdout.write(report_text(result))
+    return 0
+
+
+def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report flattened to key,value rows: nested keys joined by dots, list entries keyed by their zone or
+    date (`dwell_minutes.median`, `zones.Entrance.visitors`, `daily.2026-11-02.peak_occupancy`)."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            for entry in value:
+                name = entry.get("zone", entry.get("date"))
+                walk(f"{prefix}.{name}", {k: v for k, v in entry.items() if k not in ("zone", "date")})
+        else:
+            rows.append({"key": prefix, "value": value})
+
+    walk("", report)
+    return rows
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """A readable summary for a person."""
+
+    def value(number: float | None, suffix: str = "") -> str:
+        return "-" if number is None else f"{number:g}{suffix}"
+
+    def percent(share: float | None) -> str:
+        return "-" if share is None else f"{share * 100:.1f} %"
+
+    filters = ", ".join(f"{key}={val}" for key, val in report["filters"].items() if val) or "none"
+    dwell = report["dwell_minutes"]
+    peak = report["peak_occupancy"]
+    lines = [
+        f"Presence report {report['from']} to {report['to']} (filters: {filters})",
+        "",
+        f"Visitors          {report['visitors']} ({report['connected']} connected, {report['visits']} visits)",
+        f"Passersby         {report['passersby']}",
+        f"Capture rate      {percent(report['capture_rate'])}",
+        f"Staff (excluded)  {report['staff']}",
+        f"Repeat visitors   {report['repeat_visitors']}",
+        f"New visitors      {report['new_visitors']}",
+        f"Randomized MACs   {percent(report['randomized_share'])} of visitors and passersby",
+        f"Dwell             median {value(dwell['median'], ' min')}, mean {value(dwell['mean'], ' min')}, "
+        f"90th percentile {value(dwell['p90'], ' min')}",
+        "Dwell buckets     " + ", ".join(f"{name} min: {count}" for name, count in report["dwell_buckets"].items()),
+        "Loyalty           " + ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in report["loyalty"].items()),
+        f"Peak occupancy    {peak['count']}" + (f" at {peak['at']}" if peak["at"] else ""),
+    ]
+    if report["zones"]:
+        lines += ["", f"{'Zone':<24} {'visitors':>9} {'visits':>7} {'median dwell':>13}"]
+        lines += [
+            f"{zone['zone']:<24} {zone['visitors']:>9} {zone['visits']:>7} "
+            f"{value(zone['median_dwell_minutes'], ' min'):>13}"
+            for zone in report["zones"]
+        ]
+    lines += [
+        "",
+        f"{'Day':<11} {'visitors':>9} {'passersby':>10} {'connected':>10} {'median dwell':>13} {'peak':>5}",
+    ]
+    lines += [
+        f"{day['date']:<11} {day['visitors']:>9} {day['passersby']:>10} {day['connected']:>10} "
+        f"{value(day['median_dwell_minutes'], ' min'):>13} {day['peak_occupancy']:>5}"
+        for day in report["daily"]
+    ]
+    return "\n".join(lines) + "\n"

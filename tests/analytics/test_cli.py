@@ -1,0 +1,174 @@
+"""`presence report` and `presence export visits` on a database filled through the receiver."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.cli import main
+from receiver.models import OBSERVATION_EXPORT_COLUMNS
+from receiver.pseudonyms import Pseudonymizer
+from tests.conftest import dumps, sign
+
+AP = "ac:86:74:82:9a:30"
+VISITOR, PASSERBY = "a4:83:e7:00:00:01", "a4:83:e7:00:00:02"
+MORNING = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # 10:00 in Amsterdam, Monday 9 November
+
+
+def sightings(mac: str, start: datetime, minutes: int, **extra) -> list[dict]:
+    moments = [int((start + timedelta(minutes=m)).timestamp()) for m in range(minutes + 1)]
+    return [
+        {
+            "mac": mac,
+            "count": 1,
+            "min_signal": -60,
+            "max_signal": -60,
+            "avg_signal": -60,
+            "last_seen_signal": -60,
+            "first_seen": moment,
+            "last_seen": moment,
+            **extra,
+        }
+        for moment in moments
+    ]
+
+
+@pytest.fixture
+def shop(client, settings, tmp_path, monkeypatch):
+    """A visitor (30 min, associated) and a passerby (2 min), and the environment the CLI reads."""
+    records = sightings(VISITOR, MORNING, 30, associated=True) + sightings(PASSERBY, MORNING, 2)
+    body = dumps({"network_id": 1, "node_mac": AP, "version": 1, "probe_requests": records})
+    assert client.post("/ingest/engenius", data=body, headers={"Signature": sign(body)}).status_code == 200
+    config = tmp_path / "presence.toml"
+    config.write_text(f'[[aps]]\nmac = "{AP}"\nname = "Shop floor"\nsite = "default"\n')
+    monkeypatch.setenv("PRESENCE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PRESENCE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PRESENCE_TIMEZONE", "Europe/Amsterdam")
+    monkeypatch.setenv("PRESENCE_CONFIG", str(config))
+    return Pseudonymizer(settings.pseudonym_key).device_id
+
+
+def run(capsys, *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_report_json(shop, capsys):
+    report = json.loads(run(capsys, "report", "--from", "2026-11-09", "--to", "2026-11-10", "--format", "json"))
+
+    assert (report["from"], report["to"]) == ("2026-11-09", "2026-11-10")
+    assert (report["visitors"], report["passersby"], report["connected"], report["visits"]) == (1, 1, 1, 1)
+    assert report["capture_rate"] == 0.5
+    assert report["dwell_minutes"] == {"median": 30.0, "mean": 30.0, "p90": 30.0}
+    assert report["zones"] == [{"zone": "Shop floor", "visitors": 1, "visits": 1, "median_dwell_minutes": 30.0}]
+    assert report["peak_occupancy"] == {"count": 1, "at": "2026-11-09T10:00:00+01:00"}
+    assert [day["visitors"] for day in report["daily"]] == [1, 0]
+
+
+def test_report_filters_reach_the_analytics(shop, capsys):
+    report = json.loads(
+        run(
+            capsys,
+            *("report", "--from", "2026-11-09", "--to", "2026-11-09", "--format", "json"),
+            *("--manufacturer", "apple", "--ap", AP.upper().replace(":", "-"), "--zone", "shop floor"),
+            "--exclude-randomized",
+        )
+    )
+
+    assert report["filters"] == {
+        "ssid": None,
+        "manufacturer": "apple",
+        "ap": AP,
+        "zone": "shop floor",
+        "exclude_randomized": True,
+    }
+    assert (report["visitors"], report["passersby"]) == (1, 1)
+    assert (
+        json.loads(
+            run(capsys, "report", "--from", "2026-11-09", "--to", "2026-11-09", "--format", "json", "--ssid", "guest")
+        )["visitors"]
+        == 0
+    )  # EnGenius reports carry no SSID
+
+
+def test_report_csv_is_flat_key_value_rows(shop, capsys):
+    rows = list(
+        csv.reader(io.StringIO(run(capsys, "report", "--from", "2026-11-09", "--to", "2026-11-09", "--format", "csv")))
+    )
+    values = dict(rows[1:])
+
+    assert rows[0] == ["key", "value"]
+    assert values["visitors"] == "1"
+    assert values["dwell_minutes.median"] == "30.0"
+    assert values["dwell_buckets.20-60"] == "1"
+    assert values["zones.Shop floor.visits"] == "1"
+    assert values["daily.2026-11-09.passersby"] == "1"
+    assert values["filters.ssid"] == ""
+
+
+def test_report_text_is_a_readable_summary(shop, capsys):
+    text = run(capsys, "report", "--from", "2026-11-09", "--to", "2026-11-09")
+
+    assert text.startswith("Presence report 2026-11-09 to 2026-11-09 (filters: none)\n")
+    assert "Visitors          1 (1 connected, 1 visits)" in text
+    assert "Capture rate      50.0 %" in text
+    assert "Shop floor" in text
+
+
+def test_report_refuses_a_reversed_window_and_a_bad_ap(shop, capsys):
+    assert main(["report", "--from", "2026-11-09", "--to", "2026-11-08"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--from", "2026-11-09", "--to", "2026-11-09", "--ap", "not-a-mac"])
+    assert exit_info.value.code == 2
+
+
+def test_export_visits_csv_and_json(shop, capsys):
+    device_id = shop
+    rows = list(
+        csv.DictReader(io.StringIO(run(capsys, "export", "visits", "--from", "2026-11-09", "--to", "2026-11-09")))
+    )
+    as_json = json.loads(
+        run(capsys, "export", "visits", "--from", "2026-11-09", "--to", "2026-11-09", "--format", "json")
+    )
+
+    assert list(rows[0]) == [
+        "device",
+        "first_seen",
+        "last_seen",
+        "dwell_minutes",
+        "max_rssi",
+        "category",
+        "associated",
+        "ssid",
+        "manufacturer",
+        "randomized",
+        "zone",
+    ]
+    by_device = {row["device"]: row for row in as_json}
+    visitor, passerby = by_device[device_id(VISITOR)], by_device[device_id(PASSERBY)]
+    assert visitor == {
+        "device": device_id(VISITOR),
+        "first_seen": "2026-11-09T09:00:00Z",
+        "last_seen": "2026-11-09T09:30:00Z",
+        "dwell_minutes": 30.0,
+        "max_rssi": -60.0,
+        "category": "visitor",
+        "associated": True,
+        "ssid": None,
+        "manufacturer": visitor["manufacturer"],
+        "randomized": False,
+        "zone": "Shop floor",
+    }
+    assert (passerby["category"], passerby["dwell_minutes"], passerby["associated"]) == ("passerby", 2.0, False)
+    assert len(rows) == 2
+
+
+def test_export_observations_is_unchanged(shop, capsys):
+    rows = list(csv.reader(io.StringIO(run(capsys, "export", "observations", "--from", "2026-11-09"))))
+
+    assert rows[0] == list(OBSERVATION_EXPORT_COLUMNS)
+    assert len(rows) == 1 + 31 + 3
