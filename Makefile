@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lock clean
+.PHONY: install demo test audit bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "presence-analytics needs Python 3.11 or newer")'
@@ -24,6 +24,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Known vulnerabilities in the locked dependencies (PyPI's advisory data; needs the registry reachable).
+audit: $(STAMP)
+	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
