@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import string
+import threading
 from functools import lru_cache
 
 import aiooui
 
 _HEX = frozenset(string.hexdigits)
 _SEPARATORS = str.maketrans("", "", ":-. ")
+_REGISTRY_LOCK = threading.Lock()
 
 
 def normalize_mac(value: str) -> str:
@@ -28,11 +30,15 @@ def is_randomized(mac: str) -> bool:
     return bool(int(mac[:2], 16) & 0x02)
 
 
-@lru_cache(maxsize=1)
-def _load_registry() -> None:
-    # aiooui ships the IEEE registry as a memory-mapped file; its loader is async only, so run it once here.
-    if not aiooui.is_loaded():
-        asyncio.run(aiooui.async_load())
+def load_registry() -> None:
+    """Load the bundled IEEE registry once per process (the receiver calls this at start-up).
+
+    aiooui's loader is async only and not safe to start from two threads at once (the second sees a future
+    of the first thread's event loop and raises), so loading happens under a lock.
+    """
+    with _REGISTRY_LOCK:
+        if not aiooui.is_loaded():
+            asyncio.run(aiooui.async_load())
 
 
 @lru_cache(maxsize=65536)
@@ -44,5 +50,6 @@ def manufacturer_of(mac: str) -> str | None:
     """
     if is_randomized(mac):
         return None
-    _load_registry()
+    if not aiooui.is_loaded():
+        load_registry()
     return aiooui.get_vendor(mac[:8])

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from receiver.config import Settings
-from receiver.macs import is_randomized, manufacturer_of
+from receiver.macs import is_randomized, load_registry, manufacturer_of
 from receiver.pseudonyms import Pseudonymizer
 
 ObservationRow = dict[str, Any]  # keys are the columns of receiver.models.Observation
@@ -50,6 +50,7 @@ class Normalizer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pseudonymizer = Pseudonymizer(settings.pseudonym_key, store_raw_macs=settings.store_raw_macs)
+        load_registry()  # before the first request, not inside it
 
     def site_of(self, ap_mac: str) -> str:
         return self._settings.site_of(ap_mac)
