@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Insert
+from sqlalchemy import Connection, Engine, Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from receiver.models import APReport, Observation
@@ -96,3 +96,27 @@ def store_observations(
             _record_reports(connection, reporters, stored, received_at)
     total = stored.total()
     return StoreResult(stored=total, duplicates=len(rows) - total)
+
+
+def rebuild_ap_reports(engine: Engine) -> None:
+    """Recompute every AP's report row from the stored observations, after a bulk load that bypassed POSTs.
+
+    A report is counted per distinct `received_at`; reports that carried no observations (an AP that heard
+    nobody) leave no trace in the observations, so they are not counted.
+    """
+    with engine.begin() as connection:
+        connection.execute(AP_REPORTS.delete())
+        connection.execute(
+            AP_REPORTS.insert().from_select(
+                ["ap_mac", "vendor", "site", "first_report_at", "last_report_at", "reports", "records"],
+                select(
+                    OBSERVATIONS.c.ap_mac,
+                    func.min(OBSERVATIONS.c.vendor),
+                    func.min(OBSERVATIONS.c.site),
+                    func.min(OBSERVATIONS.c.received_at),
+                    func.max(OBSERVATIONS.c.received_at),
+                    func.count(func.distinct(OBSERVATIONS.c.received_at)),
+                    func.count(),
+                ).group_by(OBSERVATIONS.c.ap_mac),
+            )
+        )

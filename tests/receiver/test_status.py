@@ -68,3 +68,17 @@ def test_status_command_exit_code_says_whether_an_ap_is_silent(tmp_path):
     )
     assert silent.returncode == 1
     assert json.loads(silent.stdout)["aps"][0]["silent"] is True
+
+
+def test_ap_reports_can_be_rebuilt_from_observations_after_a_bulk_load(client, engine):
+    from receiver.store import rebuild_ap_reports
+
+    for ap_mac in ("ac:86:74:00:00:01", "ac:86:74:00:00:02"):
+        body = report(ap_mac, 4)
+        client.post("/ingest/engenius", data=body, headers={"Signature": sign(body)})
+    before = {row["ap_mac"]: (row["reports"], row["records"], row["last_report_at"]) for row in ap_reports(engine)}
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM ap_report")
+    rebuild_ap_reports(engine)
+    after = {row["ap_mac"]: (row["reports"], row["records"], row["last_report_at"]) for row in ap_reports(engine)}
+    assert after == before

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that time something and report figures (to docs/benchmarks.md), not tests."""

@@ -1,0 +1,59 @@
+"""Writing simulated reports straight into the database, through exactly the receiver's own code path.
+
+payload model → vendor `sightings()` → receiver.observations.Normalizer.rows → receiver.store.store_observations,
+with `received_at` = the time the AP posts: what receiver.ingest.Ingestor.store does for each POST, minus the
+validation the payload models already had. Backfill batches several payloads into one `store_observations`
+call (one transaction): with synchronous=FULL SQLite waits for the disk at every commit, and a call per payload
+spent most of its time waiting (see docs/benchmarks.md). Deduplication is unchanged: within a batch by dedupe
+key, across batches by the unique index, exactly as for separate POSTs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from receiver.config import Settings
+from receiver.observations import Normalizer, ObservationRow
+from receiver.store import store_observations
+from receiver.vendors import aerohive, engenius
+
+if TYPE_CHECKING:
+    from simulator.run import Report
+
+VENDOR_MODULES = {engenius.VENDOR: engenius, aerohive.VENDOR: aerohive}
+# Rows per transaction when backfilling: past a few thousand the commit cost is spread thin (docs/benchmarks.md).
+BACKFILL_BATCH_ROWS = 20_000
+
+
+class DatabaseSink:
+    """Stores reports as the receiver would; `batch_rows=0` stores every payload in its own transaction."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, batch_rows: int = BACKFILL_BATCH_ROWS) -> None:
+        self._engine = engine
+        self._normalizer = Normalizer(settings)
+        self._batch_rows = batch_rows
+        self._pending: list[ObservationRow] = []
+        self.payloads = self.observations = self.stored = self.duplicates = self.failed = 0
+        self.failures: list[str] = []
+
+    def add(self, report: Report) -> None:
+        module = VENDOR_MODULES[report.vendor]
+        sightings = module.sightings(report.payload)  # type: ignore[attr-defined]
+        self._pending.extend(self._normalizer.rows(report.vendor, sightings, report.at))
+        self.payloads += 1
+        self.observations += len(sightings)
+        if len(self._pending) >= self._batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        result = store_observations(self._engine, self._pending)
+        self.stored += result.stored
+        self.duplicates += result.duplicates
+        self._pending = []
+
+    def close(self) -> None:
+        self.flush()

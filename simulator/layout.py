@@ -1,0 +1,108 @@
+"""The simulated shop: access points with names and floor positions, the floor, the door and the street.
+
+Coordinates are metres. The shop floor is the rectangle `x_min..x_max` by `y_min..y_max`; the street runs along
+the side `y < y_min` (the shop front), and the door is on that side. Each AP's zone is the area around it and is
+named after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from receiver.config import ConfigError, Settings
+
+# Margin around the outermost configured APs taken as the shop's walls: APs hang a few metres inside the walls.
+FLOOR_MARGIN_M = 3.0
+
+
+@dataclass(frozen=True)
+class ShopAP:
+    """One access point: its MAC, the name of its zone, where it hangs, and how popular its zone is."""
+
+    mac: str
+    name: str
+    x: float
+    y: float
+    # Relative chance that a visitor spends most of the visit in this AP's zone.
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Shop:
+    """APs plus the floor rectangle, the door (on the street side, y = y_min) and the local time zone."""
+
+    aps: tuple[ShopAP, ...]
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+    door_x: float
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if not self.aps:
+            raise ValueError("a shop needs at least one access point")
+        if len({ap.mac for ap in self.aps}) != len(self.aps):
+            raise ValueError("access point MACs must be unique")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def entrance(self) -> int:
+        """Index of the AP nearest the door: every visitor passes through its zone on the way in and out."""
+        return min(
+            range(len(self.aps)),
+            key=lambda i: (self.aps[i].x - self.door_x) ** 2 + (self.aps[i].y - self.y_min) ** 2,
+        )
+
+    @property
+    def width_m(self) -> float:
+        return self.x_max - self.x_min
+
+
+def default_shop(timezone: str = "UTC") -> Shop:
+    """A 30 m x 20 m high-street shop with four APs; the street runs along the front (y < 0)."""
+    return Shop(
+        aps=(
+            # Zone weights: the back and the fitting rooms hold browsers longest; few linger at the till.
+            ShopAP(mac="88:dc:96:10:00:01", name="Entrance", x=5.0, y=3.0, weight=0.25),
+            ShopAP(mac="88:5b:dd:10:00:02", name="Checkout", x=15.0, y=5.0, weight=0.15),
+            ShopAP(mac="88:dc:96:10:00:03", name="Fitting rooms", x=26.0, y=15.0, weight=0.25),
+            ShopAP(mac="88:5b:dd:10:00:04", name="Back", x=9.0, y=17.0, weight=0.35),
+        ),
+        x_min=0.0,
+        x_max=30.0,
+        y_min=0.0,
+        y_max=20.0,
+        door_x=5.0,
+        timezone=timezone,
+    )
+
+
+def shop_from_settings(settings: Settings) -> Shop:
+    """The shop described by the TOML config's `[[aps]]` (names and x/y), or the default shop if none are listed.
+
+    Every listed AP needs a floor position. The floor is the APs' bounding box plus a margin, the street runs
+    along its low-y side and the door faces the AP nearest that side.
+    """
+    aps = list(settings.access_points.values())
+    if not aps:
+        return default_shop(settings.timezone)
+    missing = [ap.name for ap in aps if ap.x is None or ap.y is None]
+    if missing:
+        raise ConfigError(f"presence simulate needs x and y for every [[aps]] entry; missing for {', '.join(missing)}")
+    shop_aps = tuple(ShopAP(mac=ap.mac, name=ap.name, x=float(ap.x), y=float(ap.y)) for ap in aps)  # type: ignore[arg-type]
+    y_min = min(ap.y for ap in shop_aps) - FLOOR_MARGIN_M
+    front = min(shop_aps, key=lambda ap: ap.y)
+    return Shop(
+        aps=shop_aps,
+        x_min=min(ap.x for ap in shop_aps) - FLOOR_MARGIN_M,
+        x_max=max(ap.x for ap in shop_aps) + FLOOR_MARGIN_M,
+        y_min=y_min,
+        y_max=max(ap.y for ap in shop_aps) + FLOOR_MARGIN_M,
+        door_x=front.x,
+        timezone=settings.timezone,
+    )

