@@ -16,8 +16,9 @@ from werkzeug.exceptions import HTTPException
 from receiver import db, metrics, quarantine
 from receiver.auth import verify_engenius_signature, verify_shared_secret
 from receiver.config import Settings
-from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, Unauthorized
+from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, TooManyRefusals, Unauthorized
 from receiver.ingest import Ingestor, Parsed, decode, parse
+from receiver.limits import RefusalLimit, RefusalLimiter
 from receiver.observations import Normalizer
 from receiver.openapi import openapi_document
 from receiver.store import StoreResult
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         "engine": engine,
         "ingestor": Ingestor(engine, Normalizer(settings)),
         "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days),
+        "limiter": RefusalLimiter(RefusalLimit(max_refusals=settings.refusal_limit)),
     }
 
     app.register_error_handler(ReceiverError, _receiver_error)
@@ -221,7 +223,14 @@ _INGEST_VENDORS = {"/ingest/engenius": "engenius", "/ingest/aerohive": "aerohive
 
 
 def _start_timer() -> None:
+    """Start the clock, and turn away a client that has been refused too often (before reading its body)."""
     g.started = time.perf_counter()
+    if request.path.startswith("/ingest/"):
+        wait = _state()["limiter"].blocked(request.remote_addr or "")
+        if wait:
+            raise TooManyRefusals(
+                f"too many refused posts from this address; try again in {wait:.0f} s", retry_after=wait
+            )
 
 
 def _count_ingest(response: Response) -> Response:
@@ -232,6 +241,8 @@ def _count_ingest(response: Response) -> Response:
         return response
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.REQUESTS.labels(vendor, str(response.status_code)).inc()
+    if 400 <= response.status_code < 500 and response.status_code != 429:
+        _state()["limiter"].refused(request.remote_addr or "")
     metrics.LATENCY.labels(vendor).observe(elapsed)
     details = {
         "vendor": vendor,
@@ -252,7 +263,10 @@ def _count_ingest(response: Response) -> Response:
 def _receiver_error(error: ReceiverError):
     if error.status >= 500:
         log.warning("%s", error.message)
-    return jsonify(error.body()), error.status
+    response = jsonify(error.body())
+    if isinstance(error, TooManyRefusals):
+        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return response, error.status
 
 
 def _http_error(error: HTTPException):

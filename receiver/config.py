@@ -59,6 +59,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     sqlite_synchronous: str = "FULL"
     quarantine_days: int = 14
+    refusal_limit: int = 120  # refused posts per client per minute before 429; 0 turns the limit off
 
     @property
     def tz(self) -> ZoneInfo:
@@ -118,6 +119,7 @@ class Settings:
             max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             sqlite_synchronous=synchronous,
             quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
+            refusal_limit=_non_negative_int(env, "PRESENCE_REFUSAL_LIMIT", 120),
         )
 
 
@@ -136,6 +138,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={raw!r} is not a whole number of 0 or more")
+    return int(raw)
 
 
 def _read_toml(path: str | None) -> dict:

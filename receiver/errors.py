@@ -64,6 +64,16 @@ class UnsupportedMediaType(ReceiverError):
     status = 415
 
 
+class TooManyRefusals(ReceiverError):
+    """This client was refused too often lately; it is told when to come back (Retry-After)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(ReceiverError):
     """Our fault, not the sender's (the database is unreachable or locked too long): 503, try again."""
 
