@@ -1,11 +1,12 @@
 """Writing simulated reports straight into the database, through exactly the receiver's own code path.
 
-payload model → vendor `sightings()` → receiver.observations.Normalizer.rows → receiver.store.store_observations,
-with `received_at` = the time the AP posts: what receiver.ingest.Ingestor.store does for each POST, minus the
-validation the payload models already had. Backfill batches several payloads into one `store_observations`
-call (one transaction): with synchronous=FULL SQLite waits for the disk at every commit, and a call per payload
-spent most of its time waiting (see docs/benchmarks.md). Deduplication is unchanged: within a batch by dedupe
-key, across batches by the unique index, exactly as for separate POSTs.
+payload model → vendor `sightings()` (Meraki v3: one per location and AP) → receiver.observations.Normalizer.rows
+→ receiver.store.store_observations, with `received_at` = the time the AP posts: what
+receiver.ingest.Ingestor.store does for each POST, minus the validation the payload models already had. Backfill
+batches several payloads into one `store_observations` call (one transaction): with synchronous=FULL SQLite waits
+for the disk at every commit, and a call per payload spent most of its time waiting (see docs/benchmarks.md).
+Deduplication is unchanged: within a batch by dedupe key, across batches by the unique index, exactly as for
+separate POSTs.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from sqlalchemy import Engine
 from receiver.config import Settings
 from receiver.observations import Normalizer, ObservationRow
 from receiver.store import store_observations
-from receiver.vendors import aerohive, engenius
+from receiver.vendors import aerohive, engenius, meraki
 
 if TYPE_CHECKING:
     from simulator.run import Report
 
-VENDOR_MODULES = {engenius.VENDOR: engenius, aerohive.VENDOR: aerohive}
+VENDOR_MODULES = {engenius.VENDOR: engenius, aerohive.VENDOR: aerohive, meraki.VENDOR: meraki}
 # Rows per transaction when backfilling: past a few thousand the commit cost is spread thin (docs/benchmarks.md).
 BACKFILL_BATCH_ROWS = 20_000
 

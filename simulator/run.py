@@ -4,6 +4,10 @@ Each local day is drawn from its own generator, seeded by (seed, date), so a giv
 window that contains it: a live run and a backfill with the same seed describe the same world. Reports for an
 interval are produced when it ends, for every AP, empty or not, so an endless (`end=None`) simulation can feed a
 live run without ever holding more than a day in memory.
+
+Vendors: one for every AP, or `mixed`, which rotates VENDORS over the APs in the order the shop lists them (AP 0
+EnGenius, AP 1 Aerohive, AP 2 Meraki, AP 3 EnGenius, ...). EnGenius and Aerohive APs post one report each;
+the Meraki APs post together, one Meraki v3 report per interval for the network, at the place of its first AP.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import numpy as np
 
 from simulator import people, render, traffic
 from simulator.layout import Shop, ShopAP
-from simulator.render import DEFAULT_NETWORK_ID, DEFAULT_OWNER_ID, Payload
+from simulator.render import DEFAULT_MERAKI_NETWORK_ID, DEFAULT_NETWORK_ID, DEFAULT_OWNER_ID, Payload
 from simulator.traffic import REPORT_INTERVAL_S, Records
 from simulator.truth import Visit, day_truth
 
-VENDORS = ("engenius", "aerohive")
+VENDORS = ("engenius", "aerohive", "meraki")
 VENDOR_CHOICES = (*VENDORS, "mixed")
 # Streams of the seed's random numbers: the regulars pool, the staff roster, then one per local day.
 _POOL_STREAM, _STAFF_STREAM, _DAY_STREAM = 0, 1, 2
@@ -31,19 +35,30 @@ _POOL_STREAM, _STAFF_STREAM, _DAY_STREAM = 0, 1, 2
 
 @dataclass(frozen=True)
 class Report:
-    """One AP's POST for one interval: which vendor's format, when it is sent, and the payload model."""
+    """One POST for one interval: which vendor's format, when it is sent, the APs it speaks for, the payload model."""
 
     at: datetime  # end of the interval, when the AP posts
     vendor: str
-    ap: ShopAP
+    aps: tuple[ShopAP, ...]  # the AP that posts; for Meraki, every Meraki AP of the network
     payload: Payload
 
     @property
     def size(self) -> int:
-        """How many client records the payload holds."""
+        """How many observations the payload holds: client records, or for Meraki one per AP that heard a client."""
         if isinstance(self.payload, render.EnGeniusPayload):
             return len(self.payload.probe_requests)
+        if isinstance(self.payload, render.MerakiPayloadV3):
+            return sum(
+                len(location.rssiRecords)
+                for observation in self.payload.data.observations
+                for location in observation.locations
+            )
         return len(self.payload.observations)
+
+    @property
+    def name(self) -> str:
+        """Who posted it, for messages: the AP's name, or the names of a Meraki network's APs."""
+        return ", ".join(ap.name for ap in self.aps)
 
 
 @dataclass(frozen=True)
@@ -63,9 +78,22 @@ def simulate(
     vendor: str = "mixed",
     network_id: str = DEFAULT_NETWORK_ID,
     owner_id: str = DEFAULT_OWNER_ID,
+    meraki_network_id: str = DEFAULT_MERAKI_NETWORK_ID,
 ) -> Simulation:
-    """A simulation of `shop` from `start` to `end` (None: endless), both floored to the minute."""
-    return Simulation(shop, start, end, seed, vendor=vendor, network_id=network_id, owner_id=owner_id)
+    """A simulation of `shop` from `start` to `end` (None: endless), both floored to the minute.
+
+    `network_id` is the EnGenius network, `owner_id` the Aerohive owner, `meraki_network_id` the Meraki network.
+    """
+    return Simulation(
+        shop,
+        start,
+        end,
+        seed,
+        vendor=vendor,
+        network_id=network_id,
+        owner_id=owner_id,
+        meraki_network_id=meraki_network_id,
+    )
 
 
 class Simulation:
@@ -81,6 +109,7 @@ class Simulation:
         vendor: str = "mixed",
         network_id: str = DEFAULT_NETWORK_ID,
         owner_id: str = DEFAULT_OWNER_ID,
+        meraki_network_id: str = DEFAULT_MERAKI_NETWORK_ID,
     ) -> None:
         if vendor not in VENDOR_CHOICES:
             raise ValueError(f"vendor must be one of {', '.join(VENDOR_CHOICES)}, not {vendor!r}")
@@ -92,8 +121,10 @@ class Simulation:
             raise ValueError("end must be at least a minute after start")
         self.network_id = network_id
         self.owner_id = owner_id
-        # Mixed: APs alternate between the vendors in the order the shop lists them.
-        self.vendors = tuple(vendor if vendor != "mixed" else VENDORS[i % 2] for i in range(len(shop.aps)))
+        self.meraki_network_id = meraki_network_id
+        # Mixed: the vendors take turns over the APs in the order the shop lists them.
+        self.vendors = tuple(vendor if vendor != "mixed" else VENDORS[i % len(VENDORS)] for i in range(len(shop.aps)))
+        self._meraki_aps = [index for index, name in enumerate(self.vendors) if name == "meraki"]
         self._regulars = people.regulars(self._rng(_POOL_STREAM))
         self._staff = people.staff(self._rng(_STAFF_STREAM))
         self._truth: dict[date, list[tuple[int, Visit]]] = {}  # per day: (first minute heard, visit)
@@ -181,16 +212,25 @@ class Simulation:
         n_minutes = (stop - first_minute) // REPORT_INTERVAL_S
         slot = (records.minute - first_minute) // REPORT_INTERVAL_S * n_aps + records.ap
         bounds = np.searchsorted(slot, np.arange(n_minutes * n_aps + 1)).tolist()
+        aps = self.shop.aps
         for m in range(n_minutes):
             at = datetime.fromtimestamp(first_minute + (m + 1) * REPORT_INTERVAL_S, UTC)
             reports = []
-            for index, ap in enumerate(self.shop.aps):
+            for index, ap in enumerate(aps):
                 lo, hi = bounds[m * n_aps + index], bounds[m * n_aps + index + 1]
-                if self.vendors[index] == "engenius":
+                vendor = self.vendors[index]
+                members: tuple[ShopAP, ...] = (ap,)
+                if vendor == "engenius":
                     payload: Payload = render.engenius_payload(ap.mac, self.network_id, rows, lo, hi)
-                else:
+                elif vendor == "aerohive":
                     payload = render.aerohive_payload(ap.mac, self.owner_id, rows, lo, hi)
-                reports.append(Report(at=at, vendor=self.vendors[index], ap=ap, payload=payload))
+                elif index == self._meraki_aps[0]:  # the network's one report, for all its APs
+                    members = tuple(aps[i] for i in self._meraki_aps)
+                    spans = [(bounds[m * n_aps + i], bounds[m * n_aps + i + 1]) for i in self._meraki_aps]
+                    payload = render.meraki_payload(self.meraki_network_id, members, rows, spans)
+                else:
+                    continue  # a later Meraki AP: its records are in the network's report already
+                reports.append(Report(at=at, vendor=vendor, aps=members, payload=payload))
             self._emitted_until = at
             yield Interval(at=at, reports=tuple(reports))
 

@@ -1,7 +1,9 @@
 """POSTing simulated reports to a receiver over HTTP, signed and authenticated as each vendor does it.
 
 EnGenius bodies carry `Signature: <hex HMAC-SHA256 of the exact body bytes>` under the network's key; Aerohive
-POSTs carry `Authorization: Bearer <shared secret>`. One keep-alive `requests.Session` per sending thread.
+POSTs carry `Authorization: Bearer <shared secret>`; Meraki carries its shared secret in the body's `secret`, and
+its dashboard GETs the Post URL first and expects the validator string back. One keep-alive `requests.Session`
+per sending thread.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from urllib3.util.retry import Retry
 
 from receiver.config import ConfigError, Settings
 from receiver.vendors.engenius import EnGeniusPayload
+from receiver.vendors.meraki import MerakiPayloadV3
 from simulator import render
 
 if TYPE_CHECKING:
     from simulator.run import Report
 
-ENDPOINTS = {"engenius": "/ingest/engenius", "aerohive": "/ingest/aerohive"}
+ENDPOINTS = {"engenius": "/ingest/engenius", "aerohive": "/ingest/aerohive", "meraki": "/ingest/meraki"}
 # Long enough for a receiver queueing on SQLite's write lock (its busy timeout is 30 s) to answer.
 TIMEOUT_S = 35.0
 # Like the vendors, never retry a POST the receiver answered (whatever the status): a refusal is data lost, and
@@ -49,21 +52,42 @@ class Sender:
         self._lock = threading.Lock()
 
     def check(self, vendors: set[str], network_id: str, owner_id: str) -> None:
-        """Raise ConfigError if a vendor we are about to send as has no key or secret configured."""
+        """Raise ConfigError if a vendor we are about to send as has no key or secret configured, or, with
+        PRESENCE_MERAKI_VALIDATOR set, if the receiver does not answer Meraki's validation GET with it."""
         if "engenius" in vendors and not self._settings.engenius_key_for(network_id):
             raise ConfigError("sending EnGenius reports needs PRESENCE_ENGENIUS_KEY (or a key for the network)")
         if "aerohive" in vendors and not self._settings.aerohive_secret_for(owner_id):
             raise ConfigError("sending Aerohive reports needs PRESENCE_AEROHIVE_SECRET (or a secret for the owner)")
+        if "meraki" in vendors and not self._settings.meraki_secret:
+            raise ConfigError("sending Meraki reports needs PRESENCE_MERAKI_SECRET")
+        if "meraki" in vendors and self._settings.meraki_validator:
+            self._check_meraki_validator(self._settings.meraki_validator)
+
+    def _check_meraki_validator(self, validator: str) -> None:
+        """GET the Post URL as Meraki's dashboard does before it sends anything: the answer must be the validator."""
+        url = self.target + ENDPOINTS["meraki"]
+        try:
+            answer = self._session().get(url, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise ConfigError(f"could not GET {url} to check the Meraki validator: {exc}") from None
+        if not answer.ok or answer.text != validator:
+            raise ConfigError(
+                f"GET {url} answered {answer.status_code} {answer.text[:80]!r}, not PRESENCE_MERAKI_VALIDATOR: "
+                "Meraki would refuse this Post URL"
+            )
 
     def request(self, report: Report) -> tuple[str, bytes, dict[str, str]]:
         """URL, body bytes and headers for one report."""
-        body = render.to_json(report.payload)
+        payload = report.payload
+        if isinstance(payload, MerakiPayloadV3):
+            payload = payload.model_copy(update={"secret": self._settings.meraki_secret or ""})
+        body = render.to_json(payload)
         headers = {"Content-Type": "application/json"}
-        if isinstance(report.payload, EnGeniusPayload):
-            key = self._settings.engenius_key_for(report.payload.network_id) or ""
+        if isinstance(payload, EnGeniusPayload):
+            key = self._settings.engenius_key_for(payload.network_id) or ""
             headers["Signature"] = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-        else:
-            headers["Authorization"] = f"Bearer {self._settings.aerohive_secret_for(report.payload.ownerId) or ''}"
+        elif not isinstance(payload, MerakiPayloadV3):
+            headers["Authorization"] = f"Bearer {self._settings.aerohive_secret_for(payload.ownerId) or ''}"
         return self.target + ENDPOINTS[report.vendor], body, headers
 
     def post(self, report: Report) -> requests.Response:
@@ -119,12 +143,10 @@ class HttpSink:
         try:
             response = future.result()
         except requests.RequestException as exc:
-            self._fail(f"{report.vendor} {report.at:%H:%M} {report.ap.name}: {exc}")
+            self._fail(f"{report.vendor} {report.at:%H:%M} {report.name}: {exc}")
             return
         if not response.ok:
-            self._fail(
-                f"{report.vendor} {report.at:%H:%M} {report.ap.name}: {response.status_code} {response.text[:200]}"
-            )
+            self._fail(f"{report.vendor} {report.at:%H:%M} {report.name}: {response.status_code} {response.text[:200]}")
             return
         answer = response.json()
         self.stored += int(answer.get("stored", 0))

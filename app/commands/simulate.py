@@ -14,7 +14,7 @@ from receiver.config import Settings
 
 DEFAULT_DAYS = 7.0
 # simulator.run.VENDOR_CHOICES, repeated so that `presence --help` and the other commands never import numpy.
-VENDOR_CHOICES = ("engenius", "aerohive", "mixed")
+VENDOR_CHOICES = ("engenius", "aerohive", "meraki", "mixed")
 
 
 def register(subcommands) -> None:
@@ -26,7 +26,10 @@ def register(subcommands) -> None:
     )
     parser.add_argument("--target", metavar="URL", help="receiver base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument(
-        "--vendor", choices=VENDOR_CHOICES, default="mixed", help="report format; mixed alternates APs (default)"
+        "--vendor",
+        choices=VENDOR_CHOICES,
+        default="mixed",
+        help="report format; mixed (the default) gives the APs EnGenius, Aerohive, Meraki in turn, in config order",
     )
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--days", type=_positive_float, help=f"days of history ending now (default {DEFAULT_DAYS:g})")

@@ -15,23 +15,31 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from receiver import db
-from receiver.config import Settings
+from receiver.auth import verify_engenius_signature
+from receiver.config import ConfigError, Settings
 from receiver.macs import manufacturer_of, normalize_mac
 from receiver.models import Observation
 from receiver.pseudonyms import Pseudonymizer
-from receiver.queries import iter_observations
 from simulator import truth
 from simulator.backfill import backfill_database, split
 from simulator.database import DatabaseSink
 from simulator.layout import default_shop
 from simulator.render import to_json
-from simulator.run import feed, simulate
+from simulator.run import VENDORS, feed, simulate
 from simulator.send import HttpSink, Sender
-from tests.conftest import AEROHIVE_SECRET, ENGENIUS_KEY, make_settings
+from tests.conftest import AEROHIVE_SECRET, ENGENIUS_KEY, all_observations, make_settings
 from tests.servers import PRESENCE, running_receiver
+from tests.simulator.test_reports import six_ap_shop
 
 SATURDAY_TEN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 PSEUDONYM_KEY = "simulator-end-to-end"
+MERAKI_SECRET = "meraki-test-secret"
+MERAKI_VALIDATOR = "meraki-test-validator"
+NO_POSITION = (None,) * 5  # x, y, lat, lng, unc
+
+
+def _coordinate(value) -> float | None:
+    return None if value == "NaN" else float(value)
 
 
 def expected_rows(bodies: list[tuple[str, bytes]], key: bytes) -> list[tuple]:
@@ -50,7 +58,32 @@ def expected_rows(bodies: list[tuple[str, bytes]], key: bytes) -> list[tuple]:
                     ("engenius", ap, device(mac), manufacturer_of(mac), None, None, r["associated"], first, last)
                     + signals
                     + (r["count"],)
+                    + NO_POSITION
                 )
+        elif vendor == "meraki":
+            assert (document["version"], document["type"]) == ("3.0", "WiFi")
+            for o in document["data"]["observations"]:
+                mac = normalize_mac(o["clientMac"])
+                for location in o["locations"]:
+                    seen = datetime.strptime(location["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                    position = tuple(_coordinate(location[k]) for k in ("x", "y", "lat", "lng", "variance"))
+                    for record in location["rssiRecords"]:
+                        rows.append(
+                            (
+                                "meraki",
+                                normalize_mac(record["apMac"]),
+                                device(mac),
+                                o["manufacturer"] or manufacturer_of(mac),
+                                o["os"],
+                                o["ssid"],
+                                o["ssid"] is not None,
+                                seen,
+                                seen,
+                            )
+                            + (record["rssi"],) * 4
+                            + (1,)
+                            + position
+                        )
         else:
             ap = normalize_mac(document["apMac"])
             for o in document["observations"]:
@@ -70,8 +103,20 @@ def expected_rows(bodies: list[tuple[str, bytes]], key: bytes) -> list[tuple]:
                     )
                     + (o["rssi"],) * 4
                     + (1,)
+                    + NO_POSITION
                 )
     return sorted(rows, key=repr)
+
+
+def meraki_rssi_records(bodies: list[tuple[str, bytes]]) -> list[list[dict]]:
+    """The rssiRecords of every location in the Meraki bodies."""
+    return [
+        location["rssiRecords"]
+        for vendor, body in bodies
+        if vendor == "meraki"
+        for observation in json.loads(body)["data"]["observations"]
+        for location in observation["locations"]
+    ]
 
 
 def stored_rows(engine) -> list[tuple]:
@@ -90,8 +135,13 @@ def stored_rows(engine) -> list[tuple]:
         "rssi_avg",
         "rssi_last",
         "count",
+        "x",
+        "y",
+        "lat",
+        "lng",
+        "unc",
     )
-    return sorted((tuple(row[c] for c in columns) for row in iter_observations(engine)), key=repr)
+    return sorted((tuple(row[c] for c in columns) for row in all_observations(engine)), key=repr)
 
 
 @pytest.mark.slow
@@ -100,21 +150,31 @@ def test_three_hours_of_mixed_traffic_are_accepted_and_stored_exactly_by_a_real_
         "PRESENCE_DATA_DIR": str(tmp_path / "data"),
         "PRESENCE_ENGENIUS_KEY": ENGENIUS_KEY,
         "PRESENCE_AEROHIVE_SECRET": AEROHIVE_SECRET,
+        "PRESENCE_MERAKI_SECRET": MERAKI_SECRET,
+        "PRESENCE_MERAKI_VALIDATOR": MERAKI_VALIDATOR,
         "PRESENCE_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "PRESENCE_SQLITE_SYNCHRONOUS": "NORMAL",
     }
     settings = Settings.from_env(env)
-    simulation = simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(hours=3), seed=11, vendor="mixed")
+    shop = six_ap_shop()  # mixed: two APs of each vendor, so the Meraki network's POSTs speak for two APs
+    simulation = simulate(shop, SATURDAY_TEN, SATURDAY_TEN + timedelta(hours=3), seed=11, vendor="mixed")
     sent = [(report.vendor, to_json(report.payload)) for report in simulation.reports()]
 
     with running_receiver(env, workers=2, log=tmp_path / "server.log") as url:
-        sink = HttpSink(Sender(url, settings), workers=4)
+        sender = Sender(url, settings)
+        sender.check(set(simulation.vendors), simulation.network_id, simulation.owner_id)  # the validator answers
+        wrong = Sender(url, Settings.from_env({**env, "PRESENCE_MERAKI_VALIDATOR": "another-validator"}))
+        with pytest.raises(ConfigError, match="not PRESENCE_MERAKI_VALIDATOR"):
+            wrong.check({"meraki"}, simulation.network_id, simulation.owner_id)
+        wrong.close()
+        sink = HttpSink(sender, workers=4)
         feed(simulation, sink)
 
     assert sink.failures == []
     assert sink.failed == 0
-    assert sink.payloads == len(sent) == 3 * 60 * len(default_shop().aps)
-    assert {vendor for vendor, _ in sent} == {"engenius", "aerohive"}
+    assert sink.payloads == len(sent) == 3 * 60 * 5  # four APs posting alone, one Meraki network for two
+    assert {vendor for vendor, _ in sent} == set(VENDORS)
+    assert sum(len(records) > 1 for records in meraki_rssi_records(sent)) > 50  # clients heard by both Meraki APs
     assert sink.stored == sink.observations > 3000
     assert sink.duplicates == 0
     engine = db.make_engine(settings.database_url)
@@ -124,17 +184,23 @@ def test_three_hours_of_mixed_traffic_are_accepted_and_stored_exactly_by_a_real_
         engine.dispose()
 
 
-def test_backfill_into_the_database_stores_what_the_payloads_say(settings):
+@pytest.mark.parametrize(("vendor", "payloads_per_minute"), [("mixed", 4), ("meraki", 1)])
+def test_backfill_into_the_database_stores_what_the_payloads_say(settings, vendor, payloads_per_minute):
     start = SATURDAY_TEN
-    simulation, summary = backfill_database(settings, start, start + timedelta(hours=2), seed=12, processes=1)
-    sent = [(r.vendor, to_json(r.payload)) for r in simulate(default_shop(), start, simulation.end, seed=12).reports()]
+    simulation, summary = backfill_database(
+        settings, start, start + timedelta(hours=2), seed=12, processes=1, vendor=vendor
+    )
+    sent = [
+        (r.vendor, to_json(r.payload))
+        for r in simulate(default_shop(), start, simulation.end, seed=12, vendor=vendor).reports()
+    ]
 
     engine = db.make_engine(settings.database_url)
     try:
         assert stored_rows(engine) == expected_rows(sent, settings.pseudonym_key)
     finally:
         engine.dispose()
-    assert summary.payloads == len(sent) == 2 * 60 * 4
+    assert summary.payloads == len(sent) == 2 * 60 * payloads_per_minute
     assert summary.stored == summary.observations == len(expected_rows(sent, settings.pseudonym_key))
     assert summary.visits["visitor"] > 20
     assert summary.visits["staff"] >= 3
@@ -226,6 +292,48 @@ def test_cli_refuses_to_send_without_the_vendor_key(tmp_path, monkeypatch, capsy
 
     assert main(["simulate", "--target", "http://127.0.0.1:9", "--days", "0.01"]) == 2
     assert "needs PRESENCE_ENGENIUS_KEY" in capsys.readouterr().err
+
+
+def test_cli_refuses_to_send_meraki_without_its_secret(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PRESENCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PRESENCE_MERAKI_SECRET", raising=False)
+    monkeypatch.delenv("PRESENCE_CONFIG", raising=False)
+
+    assert main(["simulate", "--target", "http://127.0.0.1:9", "--vendor", "meraki", "--days", "0.01"]) == 2
+    assert "needs PRESENCE_MERAKI_SECRET" in capsys.readouterr().err
+
+
+def test_sender_refuses_a_meraki_target_whose_validator_it_cannot_fetch(tmp_path):
+    settings = make_settings(tmp_path, PRESENCE_MERAKI_SECRET=MERAKI_SECRET, PRESENCE_MERAKI_VALIDATOR=MERAKI_VALIDATOR)
+    sender = Sender("http://127.0.0.1:9", settings, timeout=2)  # the discard port: nothing listens
+
+    with pytest.raises(ConfigError, match="could not GET http://127.0.0.1:9/ingest/meraki"):
+        sender.check({"meraki"}, "any", "any")
+    sender.check({"engenius", "aerohive"}, "any", "any")  # no GET unless Meraki is sent
+    sender.close()
+
+
+def test_each_vendors_request_is_authenticated_as_that_vendor_does_it(tmp_path):
+    settings = make_settings(tmp_path, PRESENCE_MERAKI_SECRET=MERAKI_SECRET)
+    sender = Sender("http://receiver:8000/", settings)
+    simulation = simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(minutes=1), seed=15)
+
+    built = {report.vendor: (report, *sender.request(report)) for report in simulation.reports()}
+
+    report, url, body, headers = built["engenius"]
+    assert url == "http://receiver:8000/ingest/engenius"
+    assert body == to_json(report.payload)
+    verify_engenius_signature(body, headers["Signature"], ENGENIUS_KEY)  # raises if it does not verify
+    report, url, body, headers = built["aerohive"]
+    assert (url, headers["Authorization"]) == ("http://receiver:8000/ingest/aerohive", f"Bearer {AEROHIVE_SECRET}")
+    assert body == to_json(report.payload)
+    report, url, body, headers = built["meraki"]
+    assert url == "http://receiver:8000/ingest/meraki"
+    assert set(headers) == {"Content-Type"}  # Meraki's secret travels in the body
+    document = json.loads(body)
+    assert document.pop("secret") == MERAKI_SECRET
+    assert document == json.loads(to_json(report.payload))
+    assert report.payload.secret is None  # the report itself is left as it was
 
 
 @pytest.mark.slow
