@@ -63,6 +63,14 @@ class Shop:
         return self.x_max - self.x_min
 
 
+def default_shop_toml() -> str:
+    """The default shop as a PRESENCE_CONFIG file: each AP's MAC, name and floor position."""
+    lines = ["# The simulated default shop (written by presence demo).", ""]
+    for ap in default_shop().aps:
+        lines += ["[[aps]]", f'mac = "{ap.mac}"', f'name = "{ap.name}"', f"x = {ap.x}", f"y = {ap.y}", ""]
+    return "\n".join(lines)
+
+
 def default_shop(timezone: str = "UTC") -> Shop:
     """A 30 m x 20 m high-street shop with four APs; the street runs along the front (y < 0)."""
     return Shop(
@@ -89,8 +97,11 @@ def shop_from_settings(settings: Settings) -> Shop:
     along its low-y side and the door faces the AP nearest that side.
     """
     aps = list(settings.access_points.values())
-    if not aps:
-        return default_shop(settings.timezone)
+    default = default_shop(settings.timezone)
+    if not aps or {ap.mac for ap in aps} == {ap.mac for ap in default.aps}:
+        # No APs, or the default shop written out as config (as `presence demo` does so the receiver and the
+        # dashboard know the APs' names and positions): the default shop, with its floor and zone weights.
+        return default
     missing = [ap.name for ap in aps if ap.x is None or ap.y is None]
     if missing:
         raise ConfigError(f"presence simulate needs x and y for every [[aps]] entry; missing for {', '.join(missing)}")

@@ -232,3 +232,14 @@ def test_opening_hours_are_local_wall_clock_across_daylight_saving():
     assert datetime.fromtimestamp(summer[0], UTC).hour == 7
     assert datetime.fromtimestamp(winter[0], UTC).hour == 8
     assert winter[1] - winter[0] == 11 * 3600
+
+
+def test_the_default_shop_written_as_config_is_read_back_as_the_default_shop(tmp_path):
+    from receiver.config import Settings
+    from simulator.layout import default_shop, default_shop_toml, shop_from_settings
+
+    config = tmp_path / "shop.toml"
+    config.write_text(default_shop_toml())
+    settings = Settings.from_env({"PRESENCE_DATA_DIR": str(tmp_path), "PRESENCE_CONFIG": str(config)})
+    assert {ap.name for ap in settings.access_points.values()} == {"Entrance", "Checkout", "Fitting rooms", "Back"}
+    assert shop_from_settings(settings) == default_shop()
