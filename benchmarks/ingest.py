@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import os
 import sqlite3
 import statistics
@@ -35,6 +36,9 @@ HEADING = "## Ingest"
 KEY = "benchmark-key"
 RECORDS_PER_POST = 100  # a busy AP's report every minute; the issue's batch size
 CLIENT_THREADS = 8
+BUSY_SHOP_PER_WEEK = 10_000_000  # the issue's figure for a busy shop
+SHOPS = 100
+PEAK_FACTOR = 3  # evening/weekend peak over the weekly average (the simulator's busiest hour is ~3x its mean)
 
 
 def bodies(posts: int) -> list[tuple[bytes, str]]:
@@ -146,6 +150,21 @@ def run_receiver(payloads, env: dict[str, str], workers: int) -> dict:
     }
 
 
+def capacity_estimate(per_host: float) -> str:
+    """How many 2-core receiver hosts SHOPS busy shops need at peak, from one host's measured rate."""
+    average = BUSY_SHOP_PER_WEEK / (7 * 24 * 3600) * SHOPS
+    peak = average * PEAK_FACTOR
+    hosts = max(1, math.ceil(peak / per_host))
+    return (
+        f"Capacity estimate for {SHOPS} shops: a busy shop sends about {BUSY_SHOP_PER_WEEK / 1e6:.0f} M observations "
+        f"a week, {average / SHOPS:.0f}/s on average; {SHOPS} shops send {average:,.0f}/s on average and "
+        f"{peak:,.0f}/s at a {PEAK_FACTOR}x peak. One 2-core receiver host measured {per_host:,.0f}/s into "
+        f"PostgreSQL here, sharing its cores with the load generator, so {SHOPS} shops need about {hosts} such "
+        "hosts behind the load balancer at peak, plus one spare. The estimate is only as good as this shared "
+        "machine's figure: measure on the real hosts before buying."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=2050, help="POSTs of 100 observations (default 2050)")
@@ -205,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {served['rate']:,.0f} | {served['posts_per_s']:,.0f} | {served['p50_ms']:.1f} | "
             f"{served['p99_ms']:.1f} | {served['failures']} | {bare} | {ratio} |"
         )
+    postgres = [served["rate"] for name, served, _ in results if name.startswith("PostgreSQL")]
+    if postgres:
+        lines += ["", capacity_estimate(max(postgres))]
     lines += [
         "",
         f"Machine: {machine()}. Load average {os.getloadavg()[0]:.1f} at the end. "
