@@ -30,7 +30,9 @@ audit: $(STAMP)
 	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.backfill
+	$(BIN)/python -m benchmarks.report
 
 # Re-resolve the pinned dependencies of pyproject.toml into requirements.lock.
 lock:

@@ -1,6 +1,8 @@
 """The whole analysis of a window, and the report dict built from it (what the CLI prints and the dashboard shows).
 
 `analyse` runs the pipeline once: filter observations -> visits -> zones -> zone filter -> classification.
+`analyse_visits` does the same from stored visits (receiver.visits_store keeps them up to date; receiver.frames
+loads them), which is what `presence report` uses unless a filter needs the observations themselves.
 Everything else here reads an `Analysis`; the dashboard calls the same functions for its KPIs and charts.
 """
 
@@ -19,9 +21,9 @@ from analytics.classify import PARTY, capture_rate, classify_visits, devices, qu
 from analytics.dwell import dwell_buckets, dwell_stats
 from analytics.filters import Filters, filter_observations, filter_visits
 from analytics.loyalty import LOYALTY_CATEGORIES, loyalty, new_visitors, repeat_visitors
-from analytics.schema import typed_observations
+from analytics.schema import STORED_VISIT_DTYPES, TIME_DTYPE, DeviceCounts, typed_observations
 from analytics.settings import AnalyticsSettings
-from analytics.visits import label_visits, local_day, visits
+from analytics.visits import VISIT_COLUMNS, label_visits, local_day, visits
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class Analysis:
     visits: every visit started in the loaded range (history included), with the columns of `visits.visits`
     plus zone, last_zone, x, y (NaN outside the window unless a zone filter needed them), qualifying, staff,
     category and in_window. periods: the zone of each fingerprint period of those visits.
+
+    From stored visits (`analyse_visits`) periods is empty and `moves` holds each visit's zone moves instead
+    (None when they were not loaded); with `device_counts`, `visits` holds only what the report needs (the
+    window's qualifying visits, staff candidates' visits and the qualifying history of the window's devices)
+    and passersby are counted from `device_counts` rather than listed.
     """
 
     window_start: pd.Timestamp
@@ -41,6 +48,8 @@ class Analysis:
     visits: pd.DataFrame
     periods: pd.DataFrame
     zone_model: zones.ZoneModel = field(repr=False)
+    device_counts: DeviceCounts | None = None
+    moves: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def window_visits(self) -> pd.DataFrame:
@@ -114,6 +123,76 @@ def _visitor_observations(observations: pd.DataFrame, settings: AnalyticsSetting
     return chosen if len(chosen) else observations
 
 
+OBSERVATION_FILTERS = ("ssid", "manufacturer", "ap")
+
+
+def needs_observations(filters: Filters) -> bool:
+    """True when a filter applies to single observations (ssid, manufacturer, AP): visits must then be made
+    again from the observations that pass it, which stored visits cannot do."""
+    return any(getattr(filters, name) for name in OBSERVATION_FILTERS)
+
+
+def analyse_visits(
+    stored: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    settings: AnalyticsSettings | None = None,
+    filters: Filters | None = None,
+    tz: tzinfo = UTC,
+    device_counts: DeviceCounts | None = None,
+    moves: pd.DataFrame | None = None,
+) -> Analysis:
+    """`analyse` from stored visits (receiver.frames.load_visits): the same Analysis, without the observations.
+
+    Stored visits are whole: they are not cut at the history's start or the look-ahead's end as visits made
+    from a window's observations are, which changes nothing unless a visit spans one of those moments. Zones
+    come from each site's stored zone model. Filters: zone and exclude_randomized only (`needs_observations`
+    says which need `analyse`); with `device_counts`, a zone filter is refused, because the counts are of
+    every zone.
+    """
+    settings = settings or AnalyticsSettings()
+    filters = filters or Filters()
+    start, end = pd.Timestamp(window_start), pd.Timestamp(window_end)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("window_start and window_end must be timezone-aware")
+    if needs_observations(filters):
+        raise ValueError("ssid, manufacturer and AP filters need the observations: use analyse()")
+    if filters.zone and device_counts is not None:
+        raise ValueError("a zone filter needs every visit of the window, not device counts")
+    columns = [name for name in STORED_VISIT_DTYPES if name != "previous_first_seen"]
+    found = stored.loc[:, columns].astype(
+        {name: dtype for name, dtype in STORED_VISIT_DTYPES.items() if name in columns and dtype != "str"}
+    )
+    if filters.exclude_randomized:
+        found = found.loc[~found["randomized"]]
+    found = found.sort_values(["site", "device", "first_seen"], kind="stable").reset_index(drop=True)
+    found["dwell"] = found["last_seen"] - found["first_seen"]
+    found["dwell_minutes"] = found["dwell"].dt.total_seconds() / 60
+    found["day"] = local_day(found["first_seen"], tz)
+    found = found.loc[:, [*VISIT_COLUMNS, "zone", "last_zone", "x", "y"]]
+    found = filter_visits(found, filters)
+    classified = classify_visits(found, start, end, settings)
+    periods = pd.DataFrame(
+        {"visit": pd.Series(dtype="int64"), "period": pd.Series(dtype=TIME_DTYPE), "zone": pd.Series(dtype="str")}
+    )
+    if moves is not None:
+        moves = moves.loc[moves["visit"].isin(classified["visit"])].reset_index(drop=True)
+    return Analysis(start, end, tz, settings, filters, classified, periods, zones.ZoneModel({}), device_counts, moves)
+
+
+def build_visit_report(
+    stored: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    settings: AnalyticsSettings | None = None,
+    filters: Filters | None = None,
+    tz: tzinfo = UTC,
+    device_counts: DeviceCounts | None = None,
+) -> dict[str, Any]:
+    """`build_report` from stored visits (see `analyse_visits`)."""
+    return report(analyse_visits(stored, window_start, window_end, settings, filters, tz, device_counts))
+
+
 def daily_series(analysis: Analysis) -> pd.DataFrame:
     """One row per site-local day of the window: date, visitors, passersby, connected, staff, visits,
     median_dwell_minutes and peak_occupancy. Each day classifies its own visits: a device that passed by on
@@ -138,6 +217,9 @@ def daily_series(analysis: Analysis) -> pd.DataFrame:
     )
     days = analysis.days
     result = counts.reindex(days, fill_value=0).astype("int64")
+    if analysis.device_counts is not None:
+        seen = analysis.device_counts.daily.reindex(days, fill_value=0).astype("int64")
+        result["passersby"] = seen - result["visitors"] - result["staff"]
     visitor_visits = analysis.visitor_visits
     result["visits"] = visitor_visits.groupby("day").size().reindex(days, fill_value=0).astype("int64")
     result["median_dwell_minutes"] = visitor_visits.groupby("day")["dwell_minutes"].median().reindex(days)
@@ -165,6 +247,11 @@ def zone_stats(analysis: Analysis) -> pd.DataFrame:
 
 def zone_transitions(analysis: Analysis) -> pd.DataFrame:
     """Moves between zones (rows: from, columns: to) during the window's visitor visits."""
+    if analysis.moves is not None:
+        visitor_visits = analysis.visitor_visits
+        moves = analysis.moves.loc[analysis.moves["visit"].isin(visitor_visits["visit"])]
+        names = set(visitor_visits["zone"].dropna()) | set(moves["from"]) | set(moves["to"])
+        return zones.moves_matrix(moves, sorted(names))
     periods = analysis.periods
     return zones.zone_transitions(periods.loc[periods["visit"].isin(analysis.visitor_visits["visit"])])
 
@@ -175,7 +262,11 @@ def live_occupancy(analysis: Analysis, now: datetime) -> tuple[int, pd.Series]:
 
 
 def device_table(analysis: Analysis) -> pd.DataFrame:
-    """One row per (site, device) seen in the window: category, connected, randomized, visits, first_seen."""
+    """One row per (site, device) seen in the window: category, connected, randomized, visits, first_seen.
+
+    With `device_counts` (stored visits loaded for a report) passersby are counted, not loaded, so this lists
+    visitors and staff only.
+    """
     return devices(analysis.window_visits)
 
 
@@ -222,9 +313,16 @@ def report(analysis: Analysis) -> dict[str, Any]:
     table = device_table(analysis)
     category = table["category"]
     visitors, passersby = int((category == "visitor").sum()), int((category == "passerby").sum())
+    staff = int((category == "staff").sum())
     visitor_index = table.index[(category == "visitor").to_numpy()]
     visitor_visits = analysis.visitor_visits
     seen = table.loc[category.isin(["visitor", "passerby"])]
+    randomized_share = float(seen["randomized"].mean()) if len(seen) else None
+    if analysis.device_counts is not None:
+        # Passersby are every device seen that is neither visitor nor staff; randomized MACs likewise.
+        passersby = analysis.device_counts.devices - visitors - staff
+        randomized = analysis.device_counts.randomized - int(table.loc[category == "staff", "randomized"].sum())
+        randomized_share = randomized / (visitors + passersby) if visitors + passersby else None
     loyal = loyalty(analysis.visits, analysis.window_end, analysis.tz, settings)
     loyal = loyal.reindex(visitor_index, fill_value="occasional")
     peak, peak_at = occupancy.peak_occupancy(visitor_visits)
@@ -236,12 +334,12 @@ def report(analysis: Analysis) -> dict[str, Any]:
         "visitors": visitors,
         "passersby": passersby,
         "connected": int((table["connected"] & (category == "visitor")).sum()),
-        "staff": int((category == "staff").sum()),
+        "staff": staff,
         "visits": len(visitor_visits),
         "capture_rate": _rounded(capture_rate(visitors, passersby), 4),
         "repeat_visitors": len(repeat_visitors(visitor_visits, settings)),
         "new_visitors": len(new_visitors(analysis.visits, analysis.window_start, analysis.window_end, settings)),
-        "randomized_share": _rounded(float(seen["randomized"].mean()) if len(seen) else None, 4),
+        "randomized_share": _rounded(randomized_share, 4),
         "dwell_minutes": {
             key: _rounded(value, 2) for key, value in dwell_stats(visitor_visits["dwell_minutes"]).items()
         },
@@ -284,12 +382,15 @@ def _local_iso(moment: pd.Timestamp | None, tz: tzinfo) -> str | None:
 __all__ = [
     "Analysis",
     "analyse",
+    "analyse_visits",
     "build_report",
+    "build_visit_report",
     "daily_series",
     "device_table",
     "hour_of_week",
     "live_occupancy",
     "local_day",
+    "needs_observations",
     "occupancy_series",
     "report",
     "visit_table",

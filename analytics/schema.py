@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 TIME_DTYPE = "datetime64[ns, UTC]"
@@ -26,9 +28,10 @@ def typed_observations(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` with exactly the analytics' columns in their dtypes (times UTC).
 
     Naive times are taken as UTC; a missing `site` is "default"; missing `rssi_avg` falls back to `rssi_max`.
-    Raises KeyError naming the first required column that is absent.
+    The result is indexed 0..n-1 in the order of `frame`, whatever its index. Raises KeyError naming the first
+    required column that is absent.
     """
-    frame = frame.copy()
+    frame = frame.reset_index(drop=True)
     if "site" not in frame:
         frame["site"] = "default"
     if "rssi_avg" not in frame and "rssi_max" in frame:
@@ -54,3 +57,38 @@ def typed_observations(frame: pd.DataFrame) -> pd.DataFrame:
 def empty_observations() -> pd.DataFrame:
     """No observations, with the right dtypes."""
     return typed_observations(pd.DataFrame({column: [] for column in OBSERVATION_DTYPES}))
+
+
+@dataclass(frozen=True)
+class DeviceCounts:
+    """Distinct (site, device) pairs with a visit starting in a window, counted where the visits are stored.
+
+    A report counts passersby as every device seen minus visitors and staff, so it needs these counts, not the
+    passersby's visits (receiver.frames.load_visits counts them without reading them). `daily` is indexed by
+    the window's site-local days (naive midnights); `randomized` counts the randomized devices among `devices`.
+    """
+
+    devices: int
+    randomized: int
+    daily: pd.Series
+
+
+# Column -> dtype of stored visits (receiver.frames.load_visits; analytics.report.analyse_visits reads them).
+STORED_VISIT_DTYPES: dict[str, str] = {
+    "visit": "int64",
+    "site": "str",
+    "device": "str",
+    "first_seen": TIME_DTYPE,
+    "last_seen": TIME_DTYPE,
+    "max_rssi": "float64",
+    "associated": "bool",
+    "randomized": "bool",
+    "observations": "Int64",  # NA when loaded without detail
+    "ssid": "str",
+    "manufacturer": "str",
+    "zone": "str",
+    "last_zone": "str",
+    "x": "float64",
+    "y": "float64",
+    "previous_first_seen": TIME_DTYPE,  # when the device's previous visit started (NaT for its first)
+}

@@ -15,18 +15,41 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 
 from analytics.classify import PARTY
 from analytics.settings import AnalyticsSettings
 
 
 class NamedAccessPoint(Protocol):
-    """What zones need to know about an AP (receiver.config.AccessPoint has it)."""
+    """What zones need to know about an AP (receiver.config.AccessPoint has it; read-only, so frozen dataclasses
+    qualify)."""
 
-    name: str
-    x: float | None
-    y: float | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def x(self) -> float | None: ...
+
+    @property
+    def y(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class NearestCenters:
+    """A fitted k-means reduced to what prediction needs: each row goes to its nearest centre (Euclidean).
+
+    This is what a persisted zone model is (receiver.visits_store keeps the centres in the database), and it
+    predicts as `KMeans.predict` does without importing scikit-learn, which costs a second at start-up.
+    """
+
+    cluster_centers_: np.ndarray
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """The index of the nearest centre of each row."""
+        if len(matrix) == 0:
+            return np.zeros(0, dtype="int64")
+        distances = ((matrix[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
+        return np.argmin(distances, axis=1)
 
 
 @dataclass(frozen=True)
@@ -101,33 +124,68 @@ def fit_zones(
     sites: dict[str, SiteZones] = {}
     for site, site_observations in observations.groupby("site", sort=True):
         aps = tuple(sorted(site_observations["ap_mac"].unique()))
-        if len(aps) == 1:
-            sites[str(site)] = SiteZones(str(site), aps, (zone_name(aps[0], access_points),))
-            continue
-        matrix = (
-            fingerprints(site_observations, ["device"], settings)
-            .reindex(columns=list(aps))
-            .fillna(settings.rssi_floor_dbm)
-            .to_numpy(dtype="float64")
-        )
-        rng = np.random.default_rng(settings.random_state)
-        if len(matrix) > settings.zone_fit_sample:
-            matrix = matrix[np.sort(rng.choice(len(matrix), settings.zone_fit_sample, replace=False))]
-        distinct = len(np.unique(matrix, axis=0))
-        n_clusters = min(len(aps), distinct)
-        strongest = np.argmax(matrix, axis=1)
-        if n_clusters == len(aps) and len(np.unique(strongest)) == len(aps):
-            init: Any = np.vstack([matrix[strongest == index].mean(axis=0) for index in range(len(aps))])
-            n_init = 1
-        else:
-            init, n_init = "k-means++", 10
-        kmeans = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, random_state=settings.random_state)
-        kmeans.fit(matrix)
-        cluster_zones = tuple(
-            zone_name(aps[int(np.argmax(center))], access_points) for center in kmeans.cluster_centers_
-        )
-        sites[str(site)] = SiteZones(str(site), aps, cluster_zones, kmeans)
+        wide = fingerprints(site_observations, ["device"], settings) if len(aps) > 1 else None
+        sites[str(site)] = fit_site_zones(str(site), aps, wide, access_points, settings)
     return ZoneModel(sites)
+
+
+def fit_site_zones(
+    site: str,
+    aps: Sequence[str],
+    wide: pd.DataFrame | None,
+    access_points: Mapping[str, NamedAccessPoint] | None,
+    settings: AnalyticsSettings,
+) -> SiteZones:
+    """The zone model of one site from its fingerprints (`fingerprints` output; unused with a single AP).
+
+    See `fit_zones`. The fingerprint sample is drawn with `random_state`, so the same fingerprints always give
+    the same model.
+    """
+    aps = tuple(sorted(aps))
+    if len(aps) == 1 or wide is None or wide.empty:
+        return SiteZones(site, aps[:1], (zone_name(aps[0], access_points),))
+    from sklearn.cluster import KMeans  # here, not at import: a report that only predicts never needs it
+
+    matrix = wide.reindex(columns=list(aps)).fillna(settings.rssi_floor_dbm).to_numpy(dtype="float64")
+    rng = np.random.default_rng(settings.random_state)
+    if len(matrix) > settings.zone_fit_sample:
+        matrix = matrix[np.sort(rng.choice(len(matrix), settings.zone_fit_sample, replace=False))]
+    distinct = len(np.unique(matrix, axis=0))
+    n_clusters = min(len(aps), distinct)
+    strongest = np.argmax(matrix, axis=1)
+    if n_clusters == len(aps) and len(np.unique(strongest)) == len(aps):
+        init: Any = np.vstack([matrix[strongest == index].mean(axis=0) for index in range(len(aps))])
+        n_init = 1
+    else:
+        init, n_init = "k-means++", 10
+    kmeans = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, random_state=settings.random_state)
+    kmeans.fit(matrix)
+    cluster_zones = tuple(zone_name(aps[int(np.argmax(center))], access_points) for center in kmeans.cluster_centers_)
+    return SiteZones(site, aps, cluster_zones, kmeans)
+
+
+def cluster_aps(site_zones: SiteZones) -> tuple[str, ...]:
+    """The AP each cluster is named after (the strongest in its centre): the name-free form of `cluster_zones`."""
+    if site_zones.kmeans is None:
+        return site_zones.aps[:1]
+    centers = np.asarray(site_zones.kmeans.cluster_centers_, dtype="float64")
+    return tuple(site_zones.aps[int(np.argmax(center))] for center in centers)
+
+
+def site_zones_from_centers(
+    site: str,
+    aps: Sequence[str],
+    centers: np.ndarray | None,
+    access_points: Mapping[str, NamedAccessPoint] | None,
+) -> SiteZones:
+    """A site's zone model rebuilt from stored k-means centres (None or one AP: a single zone), named with the
+    current AP names."""
+    aps = tuple(aps)
+    if centers is None or len(aps) == 1:
+        return SiteZones(site, aps[:1], (zone_name(aps[0], access_points),))
+    model = NearestCenters(np.asarray(centers, dtype="float64"))
+    names = tuple(zone_name(aps[int(np.argmax(center))], access_points) for center in model.cluster_centers_)
+    return SiteZones(site, aps, names, model)
 
 
 def period_zones(labelled: pd.DataFrame, model: ZoneModel, settings: AnalyticsSettings) -> pd.DataFrame:
@@ -135,15 +193,57 @@ def period_zones(labelled: pd.DataFrame, model: ZoneModel, settings: AnalyticsSe
 
     `labelled` is `visits.label_visits` output. A site the model has not seen gets its strongest AP per period.
     """
-    parts = []
-    for site, site_observations in labelled.groupby("site", sort=True):
-        wide = fingerprints(site_observations, ["visit"], settings)
-        site_model = model.sites.get(str(site))
-        if site_model is None:
-            zones = wide.fillna(settings.rssi_floor_dbm).idxmax(axis=1).to_numpy(dtype=object)
-        else:
-            zones = site_model.predict(wide, settings.rssi_floor_dbm)
-        parts.append(wide.index.to_frame(index=False).assign(zone=zones))
+    parts = [
+        _predicted(fingerprints(site_observations, ["visit"], settings), model.sites.get(str(site)), settings)
+        for site, site_observations in labelled.groupby("site", sort=True)
+    ]
+    return _periods(parts)
+
+
+def cell_fingerprints(cells: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """`fingerprints` from cells: one row per `keys` + period with the rssi_avg `rssi_sum` and `count` of one AP.
+
+    A stored visit keeps its cells instead of its observations (receiver.visits_store): the mean of a cell is
+    the same mean `fingerprints` takes, so zones come out the same. `period` is the period start in ns since
+    the epoch (int64) or a UTC time.
+    """
+    period = pd.to_datetime(cells["period"], utc=True) if cells["period"].dtype.kind == "i" else cells["period"]
+    frame = cells.loc[:, [*keys, "ap_mac"]].assign(period=period)
+    grouped = frame.groupby([*keys, "period"], sort=True)
+    rows = grouped.ngroup().to_numpy()
+    index = grouped.size().index
+    ap_codes, ap_names = pd.factorize(frame["ap_mac"], sort=True)
+    cell_count = len(index) * len(ap_names)
+    flat = rows * len(ap_names) + ap_codes
+    sums = np.bincount(flat, weights=cells["rssi_sum"].to_numpy(dtype="float64"), minlength=cell_count)
+    counts = np.bincount(flat, weights=cells["count"].to_numpy(dtype="float64"), minlength=cell_count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return pd.DataFrame(
+        means.reshape(len(index), len(ap_names)),
+        index=index,
+        columns=pd.Index(list(ap_names), dtype=object, name="ap_mac"),
+    )
+
+
+def cell_period_zones(cells: pd.DataFrame, model: ZoneModel, settings: AnalyticsSettings) -> pd.DataFrame:
+    """`period_zones` from cells (columns site, visit, period, ap_mac, rssi_sum, count)."""
+    parts = [
+        _predicted(cell_fingerprints(site_cells, ["visit"]), model.sites.get(str(site)), settings)
+        for site, site_cells in cells.groupby("site", sort=True)
+    ]
+    return _periods(parts)
+
+
+def _predicted(wide: pd.DataFrame, site_model: SiteZones | None, settings: AnalyticsSettings) -> pd.DataFrame:
+    if site_model is None:
+        zones = wide.fillna(settings.rssi_floor_dbm).idxmax(axis=1).to_numpy(dtype=object)
+    else:
+        zones = site_model.predict(wide, settings.rssi_floor_dbm)
+    return wide.index.to_frame(index=False).assign(zone=zones)
+
+
+def _periods(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(
             {
@@ -213,6 +313,50 @@ def visit_positions(
     return pd.DataFrame({"x": sums["wx"] / total, "y": sums["wy"] / total})
 
 
+def power_positions(
+    power: pd.DataFrame,
+    access_points: Mapping[str, NamedAccessPoint] | None,
+) -> pd.DataFrame:
+    """`visit_positions` from each visit's received power per AP (columns visit, ap_mac, power in mW summed over
+    its observations), which is what a stored visit keeps. Indexed by visit."""
+    positioned = {mac: ap for mac, ap in (access_points or {}).items() if ap.x is not None and ap.y is not None}
+    visits = pd.Index(np.unique(power["visit"].to_numpy()), name="visit")
+    if not positioned:
+        return pd.DataFrame({"x": np.nan, "y": np.nan}, index=visits)
+    codes, macs = pd.factorize(power["ap_mac"])
+    ap_x = np.array([positioned[m].x if m in positioned else np.nan for m in macs], dtype="float64")[codes]
+    ap_y = np.array([positioned[m].y if m in positioned else np.nan for m in macs], dtype="float64")[codes]
+    weight = np.where(np.isnan(ap_x), 0.0, power["power"].to_numpy(dtype="float64"))
+    sums = (
+        pd.DataFrame(
+            {
+                "visit": power["visit"].to_numpy(),
+                "w": weight,
+                "wx": weight * np.nan_to_num(ap_x),
+                "wy": weight * np.nan_to_num(ap_y),
+            }
+        )
+        .groupby("visit", sort=True)[["w", "wx", "wy"]]
+        .sum()
+    )
+    total = sums["w"].where(sums["w"] > 0)
+    return pd.DataFrame({"x": sums["wx"] / total, "y": sums["wy"] / total})
+
+
+def zone_moves(periods: pd.DataFrame) -> pd.DataFrame:
+    """Per visit, how often it moved from one zone to another between consecutive fingerprint periods: columns
+    visit, from, to, moves (only pairs that happened). Summed over visits this is `zone_transitions`."""
+    ordered = periods.sort_values(["visit", "period"], kind="stable")
+    previous_zone = ordered["zone"].shift()
+    same_visit = ordered["visit"].eq(ordered["visit"].shift())
+    changed = same_visit & ordered["zone"].ne(previous_zone)
+    moves = pd.DataFrame(
+        {"visit": ordered.loc[changed, "visit"], "from": previous_zone.loc[changed], "to": ordered.loc[changed, "zone"]}
+    )
+    counted = moves.groupby(["visit", "from", "to"], sort=True).size().rename("moves").reset_index()
+    return counted.astype({"visit": "int64", "from": "str", "to": "str", "moves": "int64"})
+
+
 def zone_stats(visitor_visits: pd.DataFrame) -> pd.DataFrame:
     """Per zone: distinct visitors, visits and median dwell minutes of the given (visitor) visits."""
     grouped = visitor_visits.groupby("zone", sort=True)
@@ -231,7 +375,7 @@ def zone_transitions(periods: pd.DataFrame, zones: Sequence[str] | None = None) 
     """How often visits moved from one zone (rows) to another (columns) between consecutive fingerprint periods.
 
     Pass the periods of the visits to count (e.g. visitors' qualifying visits). Staying put is not a move, so the
-    diagonal is 0.
+    diagonal is 0. See `moves_matrix` for the same from stored per-visit moves.
     """
     ordered = periods.sort_values(["visit", "period"], kind="stable")
     previous_zone = ordered["zone"].shift()
@@ -239,6 +383,15 @@ def zone_transitions(periods: pd.DataFrame, zones: Sequence[str] | None = None) 
     moves = ordered.loc[same_visit & ordered["zone"].ne(previous_zone)]
     names = sorted(set(periods["zone"])) if zones is None else list(zones)
     matrix = pd.crosstab(previous_zone.loc[moves.index], moves["zone"])
+    matrix = matrix.reindex(index=names, columns=names, fill_value=0).astype("int64")
+    matrix.index.name, matrix.columns.name = "from", "to"
+    return matrix
+
+
+def moves_matrix(moves: pd.DataFrame, zones: Sequence[str]) -> pd.DataFrame:
+    """`zone_transitions` from per-visit moves (`zone_moves` output of the visits to count)."""
+    names = list(zones)
+    matrix = moves.pivot_table(index="from", columns="to", values="moves", aggfunc="sum", fill_value=0)
     matrix = matrix.reindex(index=names, columns=names, fill_value=0).astype("int64")
     matrix.index.name, matrix.columns.name = "from", "to"
     return matrix

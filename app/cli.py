@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import export, import_, quarantine, report, serve, simulate, status
+from app.commands import dashboard, demo, export, import_, quarantine, rebuild, report, serve, simulate, status
 from receiver.config import ConfigError
 
-COMMANDS = (serve, simulate, report, export, import_, status, quarantine)
+COMMANDS = (demo, serve, dashboard, simulate, report, export, rebuild, import_, status, quarantine)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,17 +1,32 @@
-"""Observations as a typed DataFrame: the one bridge from the database to the analytics.
+"""Observations and stored visits as typed DataFrames: the one bridge from the database to the analytics.
 
 SQLAlchemy Core, not the ORM, and only the columns the analytics read: a busy shop stores about ten million
 observations a week, so rows are fetched in large partitions and turned into typed columns chunk by chunk.
+Reports read stored visits instead (`load_visits`; receiver.visits_store keeps them up to date), and only the
+ones a report needs.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, String, select, type_coerce
+from sqlalchemy import Connection, Engine, Select, String, and_, case, func, or_, select, text, true, type_coerce
 
-from receiver.models import Observation
+from analytics.schema import STORED_VISIT_DTYPES, DeviceCounts
+from analytics.settings import AnalyticsSettings
+from receiver.models import (
+    QUALIFYING,
+    QUALIFYING_DWELL_SECONDS,
+    QUALIFYING_RSSI_DBM,
+    Observation,
+    UTCDateTime,
+    Visit,
+)
 
 TIME_DTYPE = "datetime64[ns, UTC]"
 # Column -> dtype of the frame (the columns `analytics.schema` expects, plus vendor).
@@ -92,3 +107,228 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             typed[name] = values.astype(dtype)
     return pd.DataFrame(typed)
+
+
+# --- stored visits ---------------------------------------------------------------------------------------------
+
+
+def read_tuples(connection: Connection, query: Select) -> list[tuple]:
+    """The rows of `query` as plain tuples, fetched with the driver's own cursor.
+
+    SQLAlchemy builds a Row object per row, which for the hundreds of thousands of rows a report or a refresh
+    reads costs more than the query itself. The statement is compiled with its parameters inline: they are
+    times, numbers and strings the database stored (devices, sites), rendered and escaped by SQLAlchemy's literal
+    processors, which format SQLite's times exactly as the UTCDateTime column stores them. No result processing
+    is applied, so select SQLite's times as text (`type_coerce(column, String())`) and parse them vectorized.
+    """
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+# The columns of a stored visit the analytics read (analytics.schema.STORED_VISIT_DTYPES; `id` becomes `visit`).
+VISIT_FRAME_COLUMNS = (
+    "id",
+    "site",
+    "device",
+    "first_seen",
+    "last_seen",
+    "max_rssi",
+    "associated",
+    "randomized",
+    "observations",
+    "ssid",
+    "manufacturer",
+    "zone",
+    "last_zone",
+    "x",
+    "y",
+    "previous_first_seen",
+)
+# What a report reads of each visit (`detail=False`; the others are NA then), all in ix_visit_qualifying.
+REPORT_COLUMNS = (
+    "id",
+    "site",
+    "device",
+    "first_seen",
+    "last_seen",
+    "max_rssi",
+    "associated",
+    "randomized",
+    "zone",
+    "previous_first_seen",
+)
+
+
+@dataclass(frozen=True)
+class StoredVisits:
+    """Stored visits loaded for a window: the frame `analytics.report.analyse_visits` takes, each visit's zone
+    moves (None unless asked for), and the window's device counts (None when every window visit was loaded)."""
+
+    visits: pd.DataFrame
+    moves: pd.DataFrame | None
+    device_counts: DeviceCounts | None
+
+
+def load_visits(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    settings: AnalyticsSettings,
+    *,
+    tz: tzinfo,
+    complete: bool = False,
+    detail: bool = True,
+    exclude_randomized: bool = False,
+    moves: bool = False,
+) -> StoredVisits:
+    """Stored visits (receiver.visits_store) for the UTC window [start, end): what a report of it needs.
+
+    Always: the visits of the window that qualify (dwell >= min_dwell, strongest RSSI >= visitor_rssi_dbm); every
+    visit of at least `staff_min_visit` from `staff_history` before the window to its end (staff are found among
+    these) and every window visit of the devices that made them; and the qualifying visits of the `history` before
+    the window of the window's visitors (loyalty and new visitors), asked for only where `previous_first_seen`
+    shows the device was seen since the history's start. Everything else a report needs about
+    passersby is counted in the database (`device_counts`: distinct devices in the window, per site-local day,
+    randomized ones), so a busy week's passersby are never read. With `complete`, every window visit is loaded
+    instead of the counts (visit lists, a zone filter). Without `detail`, only what `analytics.report.report`
+    reads (REPORT_COLUMNS; ssid, manufacturer, last_zone, x, y and observations are NA). `exclude_randomized`
+    leaves out randomized MACs (a property of the device, so counts stay exact). Refresh the visits first
+    (`refresh_visits`).
+    """
+    table = Visit.__table__  # type: ignore[attr-defined]
+    names = VISIT_FRAME_COLUMNS if detail else REPORT_COLUMNS
+    columns = _as_text(engine, table, names)
+    c = table.c
+    window = and_(c.first_seen >= start, c.first_seen < end)
+    min_dwell = pd.Timedelta(settings.min_dwell).total_seconds()
+    if (min_dwell, settings.visitor_rssi_dbm) == (QUALIFYING_DWELL_SECONDS, QUALIFYING_RSSI_DBM):
+        qualifying: Any = text(QUALIFYING)  # word for word the partial index's condition, so SQLite uses it
+    else:
+        qualifying = and_(c.dwell_seconds >= min_dwell, c.max_rssi >= settings.visitor_rssi_dbm)
+    keep = c.randomized.is_(False) if exclude_randomized else true()
+    history_start = start - settings.history
+    with engine.connect() as connection:
+        # Staff: only the dwell in SQL, so the dwell index is the one used; the staff history is cut out here.
+        long = _visit_frame(
+            read_tuples(
+                connection,
+                select(*columns).where(c.dwell_seconds >= pd.Timedelta(settings.staff_min_visit).total_seconds(), keep),
+            ),
+            names,
+        )
+        long = long.loc[(long["first_seen"] >= start - settings.staff_history) & (long["first_seen"] < end)]
+        main = and_(window, keep) if complete else and_(window, qualifying, keep)
+        in_window = _visit_frame(read_tuples(connection, select(*columns).where(main)), names)
+        staff_candidates = sorted(set(long["device"]))
+        frames = [long, in_window, _by_device(connection, columns, names, and_(window, keep), staff_candidates)]
+        # Loyalty and new visitors need the qualifying history of the window's devices. A device whose first
+        # visit in the window follows none since `history_start` has none: only the others are asked for.
+        first = in_window.sort_values("first_seen").drop_duplicates(["site", "device"])
+        returning = sorted(set(first.loc[first["previous_first_seen"] >= history_start, "device"]))
+        history = and_(c.first_seen >= history_start, c.first_seen < start, qualifying, keep)
+        frames.append(_by_device(connection, columns, names, history, returning))
+        counts = None if complete else _device_counts(connection, table, start, end, tz, exclude_randomized)
+        frame = pd.concat(frames, ignore_index=True).drop_duplicates("visit", ignore_index=True)
+        zone_moves = _moves(connection, table, frame["visit"].tolist()) if moves else None
+    return StoredVisits(frame, zone_moves, counts)
+
+
+def _by_device(
+    connection: Connection, columns: list, names: Sequence[str], where: Any, devices: list[str]
+) -> pd.DataFrame:
+    """The visits matching `where` of the given devices, asked for a few thousand at a time."""
+    table = Visit.__table__  # type: ignore[attr-defined]
+    parts = [
+        _visit_frame(
+            read_tuples(connection, select(*columns).where(where, table.c.device.in_(devices[i : i + 5000]))), names
+        )
+        for i in range(0, len(devices), 5000)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else _visit_frame([], names)
+
+
+def _as_text(engine: Engine, table, names) -> list:
+    columns = []
+    for name in names:
+        column = table.c[name]
+        if engine.dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+            column = type_coerce(column, String()).label(name)
+        columns.append(column)
+    return columns
+
+
+def _visit_frame(rows, names) -> pd.DataFrame:
+    """Typed STORED_VISIT_DTYPES columns from result rows with the columns `names` (others NA)."""
+    frame = pd.DataFrame(rows, columns=list(names)).rename(columns={"id": "visit"})
+    typed = {}
+    for name, dtype in STORED_VISIT_DTYPES.items():
+        values = frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+        if dtype == TIME_DTYPE:
+            typed[name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(TIME_DTYPE)
+        elif dtype == "bool":
+            typed[name] = values.astype(bool)
+        elif dtype in ("float64", "Int64"):
+            typed[name] = pd.to_numeric(values).astype(dtype)
+        else:
+            typed[name] = values.astype(dtype)
+    return pd.DataFrame(typed)
+
+
+def _day_bounds(start: datetime, end: datetime, tz: tzinfo) -> tuple[pd.DatetimeIndex, list[tuple[datetime, datetime]]]:
+    """The site-local days that [start, end) touches, and the UTC span of each inside the window."""
+    first = pd.Timestamp(start).tz_convert(tz).tz_localize(None).normalize()
+    last = (pd.Timestamp(end) - pd.Timedelta(1, "ns")).tz_convert(tz).tz_localize(None).normalize()
+    days = pd.date_range(first, last, freq="D")
+    midnights = days.append(pd.DatetimeIndex([last + pd.Timedelta(days=1)]))
+    instants = midnights.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    bounds = [
+        (max(pd.Timestamp(start), low).to_pydatetime(), min(pd.Timestamp(end), high).to_pydatetime())
+        for low, high in zip(instants[:-1], instants[1:], strict=True)
+    ]
+    return days, bounds
+
+
+def _device_counts(
+    connection, table, start: datetime, end: datetime, tz: tzinfo, exclude_randomized: bool
+) -> DeviceCounts:
+    """Distinct devices with a visit starting in the window, and per site-local day, without reading them: a
+    visit is a device's first in a span when its device's previous visit started before the span."""
+    c = table.c
+
+    def first_since(moment: datetime):
+        return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
+
+    keep = c.randomized.is_(False) if exclude_randomized else true()
+    # One plain COUNT per span, each with only its own first_seen range (SQLite uses one range per query): it
+    # counts in the covering first_seen index without reading a row.
+    randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
+    totals = connection.execute(
+        select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, first_since(start), keep)
+    ).one()
+    days, bounds = _day_bounds(start, end, tz)
+    daily = [
+        int(
+            connection.execute(
+                select(func.count()).where(c.first_seen >= low, c.first_seen < high, first_since(low), keep)
+            ).scalar_one()
+        )
+        for low, high in bounds
+    ]
+    return DeviceCounts(int(totals[0]), int(totals[1]), pd.Series(daily, index=days, dtype="int64"))
+
+
+def _moves(connection, table, visit_ids: list[int]) -> pd.DataFrame:
+    """Zone moves of the given stored visits: columns visit, from, to, moves."""
+    rows = []
+    for offset in range(0, len(visit_ids), 5000):
+        part = visit_ids[offset : offset + 5000]
+        query = select(table.c.id, table.c.zone_moves).where(table.c.id.in_(part), table.c.zone_moves.is_not(None))
+        rows.extend(connection.execute(query).all())
+    records = [(visit, *move) for visit, encoded in rows for move in json.loads(encoded)]
+    frame = pd.DataFrame.from_records(records, columns=["visit", "from", "to", "moves"])
+    return frame.astype({"visit": "int64", "from": "str", "to": "str", "moves": "int64"})

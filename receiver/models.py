@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -120,3 +120,117 @@ class APReport(SQLModel, table=True):
     last_report_at: datetime = Field(sa_column=utc_column())
     reports: int  # accepted POSTs that named this AP
     records: int  # observations stored from them (duplicates not counted)
+
+
+# A qualifying visit by the analytics' default thresholds (AnalyticsSettings.min_dwell, 5 min, and
+# visitor_rssi_dbm, -75 dBm; tests/storage holds them equal). Reports read these visits from a partial index
+# that covers what they need; with other thresholds they read the full first_seen index instead.
+QUALIFYING_DWELL_SECONDS = 300.0
+QUALIFYING_RSSI_DBM = -75.0
+QUALIFYING = f"dwell_seconds >= {QUALIFYING_DWELL_SECONDS!r} AND max_rssi >= {QUALIFYING_RSSI_DBM!r}"
+QUALIFYING_COLUMNS = (
+    "first_seen",
+    "site",
+    "device",
+    "last_seen",
+    "max_rssi",
+    "associated",
+    "randomized",
+    "zone",
+    "previous_first_seen",
+    "dwell_seconds",
+)
+
+
+class Visit(SQLModel, table=True):
+    """One visit: a device's observations at a site with no gap over `visit_gap`, kept up to date by
+    receiver.visits_store from the observations (a derived table: `presence rebuild` recomputes it)."""
+
+    # Reports read a window's visits by first_seen and count or filter them on the other four columns, which the
+    # index covers (SQLite then never reads a passerby's row), and read the qualifying ones from the partial
+    # index that covers them; merging looks visits up by device; staff are found among the long visits.
+    __table_args__ = (
+        Index("ix_visit_first_seen", "first_seen", "dwell_seconds", "max_rssi", "previous_first_seen", "randomized"),
+        Index(
+            "ix_visit_qualifying",
+            *QUALIFYING_COLUMNS,
+            sqlite_where=text(QUALIFYING),
+            postgresql_where=text(QUALIFYING),
+        ),
+        Index("ix_visit_device_first_seen", "device", "first_seen"),
+        Index("ix_visit_dwell_seconds", "dwell_seconds"),
+    )
+
+    id: int = Field(primary_key=True)
+    site: str = Field(max_length=120)
+    device: str = Field(max_length=64)
+    first_seen: datetime = Field(sa_column=utc_column())
+    last_seen: datetime = Field(sa_column=utc_column())
+    # When the same device's previous visit at the site started (NULL for its first): counting the visits of a
+    # range whose previous visit started before the range counts distinct devices without reading them.
+    previous_first_seen: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    dwell_seconds: float
+    max_rssi: float
+    associated: bool
+    randomized: bool
+    observations: int
+    ssid: str | None = Field(default=None, max_length=64)
+    manufacturer: str | None = Field(default=None, max_length=200)
+    # Zone names (configured AP names, else MACs) from the site's stored zone model; NULL until it is fitted.
+    zone: str | None = Field(default=None, max_length=200)
+    last_zone: str | None = Field(default=None, max_length=200)
+    x: float | None = None
+    y: float | None = None
+    # JSON [[from, to, count], ...]: moves between zones during the visit, NULL when it never moved.
+    zone_moves: str | None = None
+
+
+class VisitState(SQLModel, table=True):
+    """What merging late observations into a visit and re-assigning its zone need, kept apart from `visit` so
+    reports never read it: per-period per-AP RSSI sums, per-AP power, and where its ssid and manufacturer came from."""
+
+    __tablename__ = "visit_state"
+
+    visit_id: int = Field(primary_key=True)
+    aps: str  # the AP MACs the blobs index, comma-separated
+    cells: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    power: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ssid_first_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    ssid_last_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    ssid_observation: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    manufacturer_first_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    manufacturer_last_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    manufacturer_observation: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class VisitRefresh(SQLModel, table=True):
+    """The visits' watermark (the last observation id merged) and the lock that lets one process refresh at a time."""
+
+    __tablename__ = "visit_refresh"
+
+    name: str = Field(primary_key=True, max_length=32)
+    watermark: int = Field(sa_column=Column(BigInteger, nullable=False))
+    locked_by: str | None = Field(default=None, max_length=64)
+    locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    refreshed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    settings: str  # JSON: the analytics settings the visits were built with; others need `presence rebuild`
+    ap_config: str  # JSON: the AP names and positions zones and x/y were worked out with
+
+
+class ZoneModelRow(SQLModel, table=True):
+    """A site's zone model (k-means centres over its APs' RSSI) and the span of its visits, for incremental zones."""
+
+    __tablename__ = "zone_model"
+
+    site: str = Field(primary_key=True, max_length=120)
+    aps: str  # JSON list of every AP MAC heard at the site
+    data_from: datetime = Field(sa_column=utc_column())  # earliest first_seen of the site's visits
+    data_to: datetime = Field(sa_column=utc_column())  # latest last_seen
+    model_aps: str | None = None  # JSON list: the APs (centre columns) of the fitted model
+    centers: str | None = None  # JSON list of centres; NULL before the first fit or with a single AP
+    trained_from: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    trained_to: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    fitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    fingerprints: int = 0  # how many fingerprints the fit saw
+    version: int = 0  # 0 = never fitted
+    zoned: bool = False  # every visit of the site has its zone from this version

@@ -12,13 +12,15 @@ from typing import TextIO
 
 import pandas as pd
 
-from analytics.report import VISIT_EXPORT_COLUMNS, analyse, visit_table
+from analytics.filters import Filters
+from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, needs_observations, visit_table
 from analytics.settings import AnalyticsSettings
 from receiver import db
 from receiver.config import Settings
-from receiver.frames import load_observations
+from receiver.frames import load_observations, load_visits
 from receiver.models import OBSERVATION_EXPORT_COLUMNS
 from receiver.queries import iter_observations, local_day_bounds
+from receiver.visits_store import refresh_visits
 
 
 def register(subcommands) -> None:
@@ -31,7 +33,16 @@ def register(subcommands) -> None:
     visits.add_argument("--from", dest="first", type=date.fromisoformat, required=True, help="first site-local day")
     visits.add_argument("--to", dest="last", type=date.fromisoformat, required=True, help="last site-local day")
     visits.add_argument("--format", choices=("csv", "json"), default="csv")
+    add_naive_argument(visits)
     visits.set_defaults(run=run_visits)
+
+
+def add_naive_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--naive",
+        action="store_true",
+        help="work visits out from the observations instead of the stored visits (slow; for comparison)",
+    )
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,16 +69,52 @@ def run_visits(args: argparse.Namespace) -> int:
         print("presence export visits: --to is before --from", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    analytics_settings = AnalyticsSettings()
     start, end = local_day_bounds(args.first, args.last, settings.tz)
-    observations = load_window(settings, analytics_settings, start, end)
-    analysis = analyse(
-        observations, start, end, analytics_settings, tz=settings.tz, access_points=settings.access_points
-    )
+    analysis = window_analysis(settings, AnalyticsSettings(), start, end, complete=True, naive=args.naive)
     table = visit_table(analysis)
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
     write_rows(rows, VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
     return 0
+
+
+def window_analysis(
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+    start: datetime,
+    end: datetime,
+    filters: Filters | None = None,
+    *,
+    complete: bool = False,
+    naive: bool = False,
+) -> Analysis:
+    """The analysis of the UTC window [start, end), from the stored visits (refreshed first) when the filters
+    allow it, else, or with `naive`, from the observations as `analytics.report.analyse` works them out.
+
+    `complete` loads every visit of the window (visit lists); otherwise passersby are only counted.
+    """
+    filters = filters or Filters()
+    if naive or needs_observations(filters):
+        observations = load_window(settings, analytics_settings, start, end)
+        return analyse(observations, start, end, analytics_settings, filters, settings.tz, settings.access_points)
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.migrate(engine)
+        refresh_visits(engine, settings, analytics_settings)
+        stored = load_visits(
+            engine,
+            start,
+            end,
+            analytics_settings,
+            tz=settings.tz,
+            complete=complete or bool(filters.zone),
+            detail=complete,
+            exclude_randomized=filters.exclude_randomized,
+        )
+    finally:
+        engine.dispose()
+    return analyse_visits(
+        stored.visits, start, end, analytics_settings, filters, settings.tz, stored.device_counts, stored.moves
+    )
 
 
 def load_window(

@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from analytics.filters import Filters
-from analytics.report import build_report
+from analytics.report import report
 from analytics.settings import AnalyticsSettings
-from app.commands.export import load_window, write_rows
+from app.commands.export import add_naive_argument, window_analysis, write_rows
 from receiver.config import Settings
 from receiver.macs import normalize_mac
 from receiver.queries import local_day_bounds
@@ -26,6 +26,7 @@ def register(subcommands) -> None:
     parser.add_argument("--zone", help="only visits that spent most of their time in this zone")
     parser.add_argument("--exclude-randomized", action="store_true", help="leave out randomized (private) MACs")
     parser.add_argument("--format", choices=("json", "csv", "text"), default="text")
+    add_naive_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -50,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print("presence report: --to is before --from", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    analytics_settings = AnalyticsSettings()
     start, end = local_day_bounds(args.first, args.last, settings.tz)
-    observations = load_window(settings, analytics_settings, start, end)
     filters = Filters(
         ssid=args.ssid,
         manufacturer=args.manufacturer,
@@ -60,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         zone=args.zone,
         exclude_randomized=args.exclude_randomized,
     )
-    result = build_report(observations, start, end, analytics_settings, filters, settings.tz, settings.access_points)
+    # Stored visits, refreshed first; ssid, manufacturer and AP filters (or --naive) need the observations.
+    result = report(window_analysis(settings, AnalyticsSettings(), start, end, filters, naive=args.naive))
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "csv":

@@ -1,0 +1,54 @@
+"""`presence dashboard`: the Streamlit dashboard, served headless and fully offline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from receiver.config import Settings
+
+ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py"
+DEFAULT_PORT = 8501
+WARM_UP_FLAG = "--warm-up"  # app.dashboard.streamlit_app reads it: precompute the default views in the background
+
+# Server options passed on every start, so the dashboard behaves the same from any working directory (Streamlit
+# only reads .streamlit/config.toml from the current one). The repository's .streamlit/config.toml mirrors these
+# for developers who run `streamlit run` by hand; a test holds the two together.
+STREAMLIT_OPTIONS: dict[str, str] = {
+    "server.headless": "true",  # never try to open a browser on the server
+    "browser.gatherUsageStats": "false",  # no telemetry: the product runs offline
+    "server.fileWatcherType": "none",  # production: no source watching, no reruns on save
+    "server.runOnSave": "false",
+    "client.toolbarMode": "viewer",  # store staff get no developer menu
+    "client.showErrorDetails": "type",  # unexpected errors name their type, never show a traceback
+    "theme.base": "light",
+}
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("dashboard", help="run the Streamlit dashboard")
+    parser.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address to listen on (default: all interfaces, so phones on the LAN can open it)",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default: {DEFAULT_PORT})")
+    parser.set_defaults(run=run)
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The `streamlit run` command line for the dashboard entry point."""
+    options = {**STREAMLIT_OPTIONS, "server.address": host, "server.port": str(port)}
+    flags = [f"--{name}={value}" for name, value in options.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(ENTRY), *flags, "--", WARM_UP_FLAG]
+
+
+def run(args: argparse.Namespace) -> int:
+    Settings.from_env()  # a configuration error is reported here, in words, before Streamlit starts
+    command = streamlit_command(args.host, args.port)
+    sys.stdout.flush()
+    # Replace this process: signals (Ctrl-C, SIGTERM from a service manager) reach Streamlit directly.
+    os.execv(command[0], command)
+    return 0  # not reached

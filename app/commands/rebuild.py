@@ -1,0 +1,38 @@
+"""`presence rebuild`: recompute the stored visits from every observation (after changing analytics settings,
+or to refit the zone models)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from analytics.settings import AnalyticsSettings
+from receiver import db
+from receiver.config import Settings
+from receiver.visits_store import rebuild_visits
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("rebuild", help="recompute the stored visits and zone models from the observations")
+    parser.add_argument(
+        "--keep-zone-models",
+        action="store_true",
+        help="keep each site's zone model instead of fitting it again on its latest week",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.migrate(engine)
+        result = rebuild_visits(engine, settings, AnalyticsSettings(), refit_zones=not args.keep_zone_models)
+    finally:
+        engine.dispose()
+    summary = asdict(result)
+    summary["seconds"] = round(result.seconds, 2)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0

@@ -1,0 +1,161 @@
+"""The sidebar filters: one set for every page, bound to the URL query string so a view can be shared.
+
+Each widget is bound with `bind="query-params"` under a short key (`?dates=2026-11-02&dates=2026-11-08&ssid=Shop`),
+so opening a shared link restores the view and a value equal to its default stays out of the URL. The filters
+mean exactly what `presence report`'s options mean: they become one `analytics.filters.Filters`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import streamlit as st
+
+from analytics.filters import Filters
+
+# Query-string keys (short, stable: they are part of every shared link).
+DATES, SSID, MANUFACTURER, AP, ZONE, NO_RANDOMIZED, STAFF = "dates", "ssid", "maker", "ap", "zone", "norandom", "staff"
+DEFAULT_DAYS = 7
+_SELECTION = "presence.selection"
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The values the sidebar offers for a date range; APs as display name -> MAC (the name is what the URL
+    carries, so a shared link reads `?ap=Entrance`)."""
+
+    ssids: Sequence[str] = ()
+    manufacturers: Sequence[str] = ()
+    aps: Mapping[str, str] = field(default_factory=dict)
+    zones: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The view the user chose: site-local days `first`..`last` (inclusive), the report filters, and staff."""
+
+    first: date
+    last: date
+    filters: Filters = Filters()
+    include_staff: bool = False
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Selection:
+        """The period of equal length just before this one, with the same filters."""
+        return Selection(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.filters)
+
+    def describe(self) -> str:
+        """One line for captions and exports: the days and any active filter."""
+        parts = [f"{self.first:%a %d %b %Y} – {self.last:%a %d %b %Y}"]
+        active = {name: value for name, value in self.filters.as_dict().items() if value}
+        parts += [name.replace("_", " ") if value is True else f"{name} {value}" for name, value in active.items()]
+        if self.include_staff:
+            parts.append("staff shown")
+        return " · ".join(parts)
+
+
+def default_range(first_day: date, last_day: date, today: date) -> tuple[date, date]:
+    """The last DEFAULT_DAYS complete days with data: a half-finished today would make every comparison with the
+    period before look like a collapse. Today counts only while it is the only day there is."""
+    last = last_day if last_day < today else max(first_day, today - timedelta(days=1))
+    return max(first_day, last - timedelta(days=DEFAULT_DAYS - 1)), last
+
+
+def sidebar(
+    first_day: date, last_day: date, today: date, options_for: Callable[[date, date], FilterOptions]
+) -> Selection:
+    """Draw the filters in the sidebar and remember the selection for the pages (see `current`).
+
+    first_day..last_day are the site-local days with data, `today` the site's; `options_for(first, last)` gives the
+    values to offer for the chosen range.
+    """
+    bar = st.sidebar
+    bar.subheader("Filters")
+    default_first, default_last = default_range(first_day, last_day, today)
+    chosen = bar.date_input(
+        "Dates",
+        value=(default_first, default_last),
+        min_value=first_day,
+        max_value=last_day,
+        key=DATES,
+        bind="query-params",
+        help="Site-local days, inclusive. Every page but Live uses them.",
+    )
+    first, last = _date_pair(chosen, default_first, default_last)
+    options = options_for(first, last)
+    ssid = bar.selectbox(
+        "SSID",
+        options.ssids,
+        index=None,
+        placeholder="All SSIDs",
+        key=SSID,
+        bind="query-params",
+        help="Devices connected to networks whose name contains this.",
+    )
+    manufacturer = bar.selectbox(
+        "Manufacturer",
+        options.manufacturers,
+        index=None,
+        placeholder="All manufacturers",
+        key=MANUFACTURER,
+        bind="query-params",
+    )
+    ap_name = bar.selectbox(
+        "Access point", list(options.aps), index=None, placeholder="All access points", key=AP, bind="query-params"
+    )
+    zone = bar.selectbox(
+        "Zone",
+        options.zones,
+        index=None,
+        placeholder="All zones",
+        key=ZONE,
+        bind="query-params",
+        help="Visits that spent most of their time in this zone.",
+    )
+    exclude_randomized = bar.toggle(
+        "Exclude randomized MACs",
+        key=NO_RANDOMIZED,
+        bind="query-params",
+        help="Phones with private (randomized) addresses get a new one now and then, so they can count twice.",
+    )
+    include_staff = bar.toggle(
+        "Show staff",
+        key=STAFF,
+        bind="query-params",
+        help="Staff are never counted as visitors; this adds them to the charts and the table of visits.",
+    )
+    selection = Selection(
+        first,
+        last,
+        Filters(
+            ssid=ssid,
+            manufacturer=manufacturer,
+            ap=options.aps.get(ap_name) if ap_name else None,
+            zone=zone,
+            exclude_randomized=bool(exclude_randomized),
+        ),
+        bool(include_staff),
+    )
+    st.session_state[_SELECTION] = selection
+    return selection
+
+
+def current() -> Selection:
+    """The selection the sidebar made in this run (pages call this)."""
+    return st.session_state[_SELECTION]
+
+
+def _date_pair(chosen: object, default_first: date, default_last: date) -> tuple[date, date]:
+    """The picked range; while the user has picked only its first day, that day alone."""
+    if isinstance(chosen, date):
+        return chosen, chosen
+    if isinstance(chosen, Sequence) and len(chosen) == 2:
+        return chosen[0], chosen[1]
+    if isinstance(chosen, Sequence) and len(chosen) == 1:
+        return chosen[0], chosen[0]
+    return default_first, default_last

@@ -1,0 +1,67 @@
+"""The presence dashboard: a router that checks the database, draws the shared sidebar filters and runs one page.
+
+`presence dashboard` serves this file. An unreadable configuration or database gets a message instead of a
+traceback; an empty database gets the page that says how to point the access points at the receiver.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from app.dashboard import data, filters, ui
+from receiver.config import ConfigError
+
+# Not `pages/`: Streamlit treats a `pages/` folder beside the entry script as a legacy multipage app, and a first
+# visit to a shared link such as /visitors would then run that page without this router (and its filters).
+PAGES = Path(__file__).resolve().parent / "views"
+# A local file, not a ":material/...:" icon: Streamlit fetches those favicons from a font CDN, and the dashboard
+# must work offline.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+# `presence dashboard` passes this script argument: a long-running server precomputes every page's default view.
+WARM_UP_FLAG = "--warm-up"
+
+st.set_page_config(page_title="Presence", page_icon=str(ICON) if ICON.exists() else None, layout="wide")
+ui.style()
+
+
+def _pages() -> list[st.Page]:
+    return [
+        st.Page(PAGES / "live.py", title="Live", icon=":material/sensors:", default=True),
+        st.Page(PAGES / "visitors.py", title="Visitors", icon=":material/groups:"),
+        st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
+        st.Page(PAGES / "zones.py", title="Zones", icon=":material/grid_view:"),
+    ]
+
+
+def _options(src: data.Source):
+    return lambda first, last: filters.FilterOptions(**data.filter_options(src, first, last))
+
+
+def main() -> None:
+    try:
+        src = data.source()
+    except ConfigError as exc:
+        ui.configuration_error(exc)
+        return
+    try:
+        held = data.span(src)
+    except data.DatabaseUnavailable as exc:
+        ui.database_unreachable(exc)
+        return
+    if held.empty:
+        st.navigation([st.Page(PAGES / "get_started.py", title="Get started", icon=":material/cable:")]).run()
+        return
+    page = st.navigation(_pages())
+    try:
+        selection = filters.sidebar(held.first_day, held.last_day, data.today(src), _options(src))
+        if WARM_UP_FLAG in sys.argv:
+            data.warm_up(src, selection.first, selection.last)
+        page.run()
+    except data.DatabaseUnavailable as exc:
+        ui.database_unreachable(exc)
+
+
+main()

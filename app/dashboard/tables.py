@@ -1,0 +1,303 @@
+"""Pure pandas shaping: analytics results (report dicts, `Analysis` frames) into the tidy frames charts and tables take.
+
+Nothing here counts anything the report counts: KPIs are read from `analytics.report.report` as they are. The few
+aggregations analytics does not offer (typical occupancy by weekday and time, AP silence, breakdowns by an
+attribute) are small, documented and tested here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.classify import PARTY
+from app.dashboard.charts import WEEKDAYS
+
+LOYALTY_LABELS = {"first_time": "First time", "occasional": "Occasional", "weekly": "Weekly", "daily": "Daily"}
+CATEGORY_LABELS = {"visitor": "Visitor", "passerby": "Passerby", "staff": "Staff"}
+CATEGORY_PLURALS = {"visitor": "Visitors", "passerby": "Passersby", "staff": "Staff"}
+
+
+# --- KPIs --------------------------------------------------------------------------------------------------------
+
+
+def kpis(report: Mapping[str, Any]) -> dict[str, float | None]:
+    """The six explorer KPIs, read from a report dict (so they are exactly `presence report`'s)."""
+    return {
+        "visitors": report["visitors"],
+        "passersby": report["passersby"],
+        "connected": report["connected"],
+        "capture_rate": report["capture_rate"],
+        "median_dwell_minutes": report["dwell_minutes"]["median"],
+        "repeat_visitors": report["repeat_visitors"],
+    }
+
+
+def change(current: float | None, previous: float | None) -> float | None:
+    """current - previous, or None when either is unknown."""
+    if current is None or previous is None:
+        return None
+    return current - previous
+
+
+# --- time --------------------------------------------------------------------------------------------------------
+
+
+def local_naive(times: pd.Series | pd.DatetimeIndex, tz: tzinfo) -> Any:
+    """UTC times as naive site-local wall-clock times (what the charts and tables show)."""
+    if isinstance(times, pd.DatetimeIndex):
+        return times.tz_convert(tz).tz_localize(None)
+    return times.dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# --- live --------------------------------------------------------------------------------------------------------
+
+
+def typical_occupancy(samples: pd.Series) -> pd.DataFrame:
+    """Mean occupancy per weekday and time of day from regular samples indexed by site-local time.
+
+    Columns weekday (0 = Monday), minute (of the day), visitors. With four weeks of 15-minute samples each cell is
+    the mean of the four same weekdays at that time: "typical for this weekday and hour".
+    """
+    index = pd.DatetimeIndex(samples.index)
+    frame = pd.DataFrame(
+        {
+            "weekday": index.day_of_week,
+            "minute": index.hour * 60 + index.minute,
+            "visitors": samples.to_numpy(dtype="float64"),
+        }
+    )
+    return frame.groupby(["weekday", "minute"], as_index=False)["visitors"].mean()
+
+
+def typical_at(typical: pd.DataFrame, times: pd.DatetimeIndex, freq_minutes: int) -> np.ndarray:
+    """The typical occupancy for each naive local time (floored to the sample grid); NaN where history has none."""
+    minute = (times.hour * 60 + times.minute) // freq_minutes * freq_minutes
+    keys = pd.MultiIndex.from_arrays([times.day_of_week, minute])
+    lookup = typical.set_index(["weekday", "minute"])["visitors"]
+    return lookup.reindex(keys).to_numpy(dtype="float64")
+
+
+def recent_with_typical(now_series: pd.Series, typical: pd.DataFrame, freq_minutes: int) -> pd.DataFrame:
+    """The live line and the typical line in long form: time (naive local), series, visitors."""
+    times = pd.DatetimeIndex(now_series.index)
+    if times.tz is not None:
+        times = times.tz_localize(None)
+    now = pd.DataFrame({"time": times, "series": "Now", "visitors": now_series.to_numpy(dtype="float64")})
+    usual = pd.DataFrame({"time": times, "series": "Typical", "visitors": typical_at(typical, times, freq_minutes)})
+    return pd.concat([now, usual.dropna()], ignore_index=True)
+
+
+def ap_status(
+    last_seen: pd.Series,
+    names: Mapping[str, str],
+    now: datetime,
+    silent_after: timedelta,
+    tz: tzinfo,
+) -> pd.DataFrame:
+    """One row per AP (those in `last_seen` and those configured in `names`): name, MAC, its last report, minutes
+    since, and whether it has gone silent (no report for longer than `silent_after`, or never).
+
+    last_seen: the latest observation time (UTC) per AP MAC.
+    """
+    macs = sorted(set(last_seen.index) | set(names))
+    latest = last_seen.reindex(macs)
+    minutes = (pd.Timestamp(now) - latest).dt.total_seconds() / 60
+    frame = pd.DataFrame(
+        {
+            "name": [names.get(mac, mac) for mac in macs],
+            "mac": macs,
+            "last_report": local_naive(latest, tz).to_numpy(),
+            "minutes_ago": minutes.to_numpy(dtype="float64"),
+        }
+    )
+    frame["silent"] = ~(frame["minutes_ago"] <= silent_after.total_seconds() / 60)
+    frame["status"] = np.where(frame["silent"], "⚠ silent", "✓ reporting")
+    return frame.sort_values(["silent", "name"], ascending=[False, True], ignore_index=True)
+
+
+def per_zone(counts: pd.Series) -> pd.DataFrame:
+    """A count per zone (as `analytics.occupancy.live_occupancy` returns it) as zone, visitors rows."""
+    return pd.DataFrame({"zone": counts.index.astype(str), "visitors": counts.to_numpy(dtype="int64")})
+
+
+# --- explorer ----------------------------------------------------------------------------------------------------
+
+
+def daily(report: Mapping[str, Any], staff_per_day: pd.Series | None = None) -> pd.DataFrame:
+    """The report's daily rows as a frame (date naive), with a staff column (0 unless given per date)."""
+    frame = pd.DataFrame(
+        report["daily"],
+        columns=["date", "visitors", "passersby", "connected", "median_dwell_minutes", "peak_occupancy"],
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    staff = staff_per_day if staff_per_day is not None else pd.Series(dtype="int64")
+    frame["staff"] = staff.reindex(frame["date"]).fillna(0).astype("int64").to_numpy()
+    return frame
+
+
+def dwell_buckets(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Report dwell buckets as bucket, visits rows (in bucket order)."""
+    buckets = report["dwell_buckets"]
+    return pd.DataFrame({"bucket": list(buckets), "visits": list(buckets.values())})
+
+
+def loyalty(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Report loyalty counts as category (readable label), visitors rows, from first-time to daily."""
+    counts = report["loyalty"]
+    order = [name for name in LOYALTY_LABELS if name in counts]
+    return pd.DataFrame({"category": [LOYALTY_LABELS[name] for name in order], "visitors": [counts[n] for n in order]})
+
+
+def breakdown(visitor_visits: pd.DataFrame, column: str, *, top: int = 12) -> tuple[pd.DataFrame, int]:
+    """Distinct visitors per value of `column` among visitor visits (value, visitors, share; largest first), and
+    how many visitors showed no value at all.
+
+    A visitor whose visits show several values counts once under each; values past the `top` largest are summed
+    into "Other". share is of all visitors, those without a value included.
+    """
+    known = visitor_visits.loc[visitor_visits[column].notna()]
+    pairs = known.loc[:, [column, *PARTY]].drop_duplicates()
+    counts = pairs.groupby(column).size().sort_values(ascending=False, kind="stable")
+    if len(counts) > top:
+        counts = pd.concat([counts.iloc[:top], pd.Series({"Other": int(counts.iloc[top:].sum())})])
+    total = len(visitor_visits.drop_duplicates(PARTY))
+    without = total - len(known.drop_duplicates(PARTY))
+    frame = pd.DataFrame({"value": counts.index.astype(str), "visitors": counts.to_numpy(dtype="int64")})
+    frame["share"] = frame["visitors"] / total if total else 0.0
+    return frame, without
+
+
+def staff_per_day(window_visits: pd.DataFrame) -> pd.Series:
+    """Distinct staff devices per site-local day of the window's visits."""
+    staff = window_visits.loc[window_visits["staff"]]
+    return staff.drop_duplicates(["day", *PARTY]).groupby("day").size().astype("int64")
+
+
+def visit_table(window_visits: pd.DataFrame, tz: tzinfo, categories: Sequence[str]) -> pd.DataFrame:
+    """The window's visits of the given categories ("visitor", "passerby", "staff") for people to read, newest
+    first: local times, minutes, category, zone, manufacturer, SSID, device pseudonym."""
+    visits = window_visits.loc[window_visits["category"].isin(list(categories))]
+    visits = visits.sort_values("first_seen", ascending=False, kind="stable")
+    return pd.DataFrame(
+        {
+            "started": local_naive(visits["first_seen"], tz).to_numpy(),
+            "ended": local_naive(visits["last_seen"], tz).to_numpy(),
+            "minutes": visits["dwell_minutes"].round(1).to_numpy(),
+            "category": visits["category"].map(CATEGORY_LABELS).to_numpy(),
+            "zone": visits["zone"].to_numpy(),
+            "manufacturer": visits["manufacturer"].fillna("").to_numpy(),
+            "ssid": visits["ssid"].fillna("").to_numpy(),
+            "connected": visits["associated"].to_numpy(dtype=bool),
+            "randomized": visits["randomized"].to_numpy(dtype=bool),
+            "strongest_dbm": visits["max_rssi"].to_numpy(),
+            "device": visits["device"].to_numpy(),
+            "site": visits["site"].to_numpy(),
+        }
+    )
+
+
+# --- trends ------------------------------------------------------------------------------------------------------
+
+
+def week_over_week(daily_frame: pd.DataFrame, this_monday: date, weeks_averaged: int = 4) -> pd.DataFrame:
+    """Daily visitors by weekday for this week, last week and the mean of the `weeks_averaged` weeks before this
+    one (last week included): weekday, series, visitors. This week shows only the days it has had so far."""
+    frame = daily_frame.assign(
+        monday=(daily_frame["date"] - pd.to_timedelta(daily_frame["date"].dt.day_of_week, unit="D")).dt.date,
+        weekday=daily_frame["date"].dt.day_of_week,
+    )
+    monday = pd.Timestamp(this_monday).date()
+    last_monday = monday - timedelta(days=7)
+    earlier = {monday - timedelta(days=7 * n) for n in range(1, weeks_averaged + 1)}
+    parts = [
+        frame.loc[frame["monday"] == monday].assign(series="This week"),
+        frame.loc[frame["monday"] == last_monday].assign(series="Last week"),
+        frame.loc[frame["monday"].isin(earlier)]
+        .groupby("weekday", as_index=False)["visitors"]
+        .mean()
+        .assign(series=f"{weeks_averaged}-week average"),
+    ]
+    result = pd.concat([part.loc[:, ["weekday", "series", "visitors"]] for part in parts], ignore_index=True)
+    result["weekday"] = [WEEKDAYS[day] for day in result["weekday"]]
+    return result.astype({"visitors": "float64"})
+
+
+def hour_of_week(matrix: pd.DataFrame) -> pd.DataFrame:
+    """`analytics.report.hour_of_week`'s weekday x hour matrix as weekday, hour, visitors rows."""
+    wide = matrix.rename_axis(index="weekday", columns="hour").reset_index()
+    long = wide.melt(id_vars="weekday", var_name="hour", value_name="visitors")
+    return long.astype({"weekday": "str", "hour": "int64", "visitors": "float64"})
+
+
+def weekday_means(daily_frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean daily visitors per weekday over the days given: weekday, visitors, days (how many were averaged)."""
+    grouped = daily_frame.groupby(daily_frame["date"].dt.day_of_week)["visitors"]
+    frame = pd.DataFrame({"visitors": grouped.mean(), "days": grouped.size()}).reindex(range(7))
+    frame = frame.dropna(subset=["visitors"])
+    return pd.DataFrame(
+        {
+            "weekday": [WEEKDAYS[day] for day in frame.index],
+            "visitors": frame["visitors"].to_numpy(dtype="float64"),
+            "days": frame["days"].to_numpy(dtype="int64"),
+        }
+    )
+
+
+# --- zones -------------------------------------------------------------------------------------------------------
+
+
+def zone_stats(report: Mapping[str, Any]) -> pd.DataFrame:
+    """The report's zone rows: zone, visitors, visits, median_dwell_minutes."""
+    return pd.DataFrame(report["zones"], columns=["zone", "visitors", "visits", "median_dwell_minutes"])
+
+
+def transitions(matrix: pd.DataFrame) -> pd.DataFrame:
+    """`analytics.report.zone_transitions`'s from x to matrix as from, to, moves rows."""
+    wide = matrix.rename_axis(index="from", columns="to").reset_index()
+    long = wide.melt(id_vars="from", var_name="to", value_name="moves")
+    return long.astype({"from": "str", "to": "str", "moves": "int64"})
+
+
+def zone_occupancy(visitor_visits: pd.DataFrame, occupancy_of: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
+    """Mean occupancy per zone and site-local hour of day: hour, zone, visitors.
+
+    `occupancy_of(visits_of_one_zone)` returns regular samples indexed by site-local time (e.g.
+    `analytics.occupancy.occupancy_series` over the window); each hour's value is the mean of its samples.
+    """
+    parts = []
+    for zone, visits in visitor_visits.groupby("zone", sort=True):
+        series = occupancy_of(visits)
+        hours = pd.DatetimeIndex(series.index).hour
+        means = series.groupby(hours).mean()
+        parts.append(
+            pd.DataFrame({"hour": means.index.astype("int64"), "zone": str(zone), "visitors": means.to_numpy()})
+        )
+    if not parts:
+        return pd.DataFrame({"hour": pd.Series(dtype="int64"), "zone": pd.Series(dtype="str"), "visitors": []})
+    return pd.concat(parts, ignore_index=True).astype({"visitors": "float64"})
+
+
+def floor_aps(access_points: Mapping[str, Any]) -> pd.DataFrame:
+    """Configured APs with a floor position: name, mac, x, y."""
+    rows = [
+        {"name": ap.name, "mac": mac, "x": ap.x, "y": ap.y}
+        for mac, ap in access_points.items()
+        if ap.x is not None and ap.y is not None
+    ]
+    return pd.DataFrame(rows, columns=["name", "mac", "x", "y"])
+
+
+def floor_positions(visitor_visits: pd.DataFrame, limit: int = 1500) -> pd.DataFrame:
+    """Estimated positions (x, y in metres) of visitor visits that have one, at most `limit` (the latest)."""
+    placed = visitor_visits.loc[visitor_visits["x"].notna() & visitor_visits["y"].notna()]
+    placed = placed.sort_values("first_seen").tail(limit)
+    return pd.DataFrame({"x": placed["x"].to_numpy(dtype="float64"), "y": placed["y"].to_numpy(dtype="float64")})

@@ -1,0 +1,173 @@
+"""Small building blocks the pages share: KPI cards, a chart with its PNG and CSV downloads, error messages.
+
+Formatting lives here so every page (and the tests) show a number the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import vl_convert
+
+from app.dashboard import charts
+
+# Larger numbers on the live panel, and KPI cards that keep their size on a phone.
+_CSS = """
+<style>
+.st-key-live-now [data-testid="stMetricValue"] { font-size: 4.5rem; line-height: 1.1; }
+.st-key-live-now [data-testid="stMetricLabel"] p { font-size: 1.2rem; }
+</style>
+"""
+
+
+def style() -> None:
+    st.html(_CSS)
+
+
+# --- numbers -----------------------------------------------------------------------------------------------------
+
+
+def count(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.1f} %"
+
+
+def minutes(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} min"
+
+
+FORMATS = {"count": count, "percent": percent, "minutes": minutes}
+
+
+def delta(current: float | None, previous: float | None, kind: str) -> str | None:
+    """The change against the previous period as st.metric shows it (None hides the arrow)."""
+    if current is None or previous is None:
+        return None
+    difference = current - previous
+    if kind == "percent":
+        return f"{difference * 100:+.1f} pp"
+    if kind == "minutes":
+        return f"{difference:+.1f} min"
+    return f"{difference:+,.0f}"
+
+
+def versus_typical(inside: int, typical: float | None) -> str | None:
+    """How the live count compares with the typical one: "+3 vs typical", "as usual", or None without history."""
+    if typical is None:
+        return None
+    difference = round(inside - typical)
+    return "as usual" if difference == 0 else f"{difference:+d} vs typical"
+
+
+def live_count(inside: int, typical: float | None) -> None:
+    """The live panel's big number, with its difference from the typical count (no arrow when as usual)."""
+    versus = versus_typical(inside, typical)
+    plain = versus in (None, "as usual")
+    with st.container(key="live-now"):
+        st.metric(
+            "In the store now",
+            count(inside),
+            delta=versus,
+            delta_color="off" if plain else "normal",
+            delta_arrow="off" if plain else "auto",
+            help="Visitors (not staff, not passersby) heard within the last 10 minutes.",
+        )
+
+
+def kpi(
+    label: str,
+    current: float | None,
+    previous: float | None,
+    kind: str = "count",
+    *,
+    help: str | None = None,
+    compared_with: str = "previous period",
+) -> None:
+    """One KPI card: the value, and its change against the previous period of equal length."""
+    change = delta(current, previous, kind)
+    st.metric(
+        label,
+        FORMATS[kind](current),
+        delta=change,
+        delta_color="normal" if change else "off",
+        help=help,
+        border=True,
+        delta_description=f"vs {compared_with}" if change else None,
+    )
+
+
+# --- charts ------------------------------------------------------------------------------------------------------
+
+
+def chart(
+    figure: alt.TopLevelMixin,
+    data: pd.DataFrame | None = None,
+    name: str | None = None,
+    *,
+    presentation: bool = False,
+    caption: str | None = None,
+) -> None:
+    """Show a chart stretched to its column; with `name`, add PNG (rendered offline) and CSV downloads."""
+    shown = charts.presentation(figure) if presentation else figure
+    st.altair_chart(shown, width="stretch")
+    if caption:
+        st.caption(caption)
+    if name is None:
+        return
+    stem = _file_stem(name)
+    menu = st.popover("Download", icon=":material/download:", key=f"download-{stem}")
+    menu.download_button(
+        "Chart (PNG)",
+        data=lambda: png(shown),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        icon=":material/image:",
+        key=f"png-{stem}",
+        on_click="ignore",
+        width="stretch",
+    )
+    menu.download_button(
+        "Data (CSV)",
+        data=lambda: csv(data if data is not None else pd.DataFrame()),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        icon=":material/table:",
+        key=f"csv-{stem}",
+        on_click="ignore",
+        width="stretch",
+    )
+
+
+def png(figure: alt.TopLevelMixin) -> bytes:
+    """The chart as a PNG at twice the resolution, rendered by vl-convert (no browser, no network)."""
+    return vl_convert.vegalite_to_png(charts.for_export(figure).to_json(), scale=2)
+
+
+def csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+# --- messages ----------------------------------------------------------------------------------------------------
+
+
+def database_unreachable(reason: object) -> None:
+    st.error(
+        f"**The dashboard cannot read its data.** {reason}\n\n"
+        "Check `PRESENCE_DATABASE_URL` (or `PRESENCE_DATA_DIR`) in the environment `presence dashboard` runs in, "
+        "and that the database server is up. The page retries when you reload it.",
+        icon=":material/database_off:",
+    )
+
+
+def configuration_error(reason: object) -> None:
+    st.error(f"**The configuration is not valid.** {reason}", icon=":material/settings_alert:")

@@ -1,0 +1,71 @@
+"""Live: how many people are in the store right now, where, and whether that is busier than usual."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.dashboard import charts, data, filters, ui
+
+st.title("Live")
+selection = filters.current()
+src = data.source()
+st.caption(
+    "Visitors heard in the last 10 minutes, refreshed every "
+    f"{data.LIVE_REFRESH.seconds} s. The date range does not apply here; the other filters do."
+)
+
+
+@st.fragment(run_every=data.LIVE_REFRESH)
+def live_panel() -> None:
+    try:
+        now = data.live(src, selection.filters)
+    except data.DatabaseUnavailable as exc:
+        ui.database_unreachable(exc)
+        return
+    local = now.now.astimezone(src.tz)
+    big, line = st.columns([1, 2], gap="large")
+    with big:
+        ui.live_count(now.inside, now.typical_now)
+        if now.typical_now is not None:
+            st.markdown(f"Typical for a {local:%A} at {local:%H:%M}: **{now.typical_now:.0f}**")
+        st.caption(f"As of {local:%H:%M:%S} ({src.timezone})")
+        if now.learning:
+            st.caption(
+                "Learning what a usual day looks like from the last four weeks: the typical line, and telling staff "
+                "apart from visitors, follow within a minute or two."
+            )
+        if now.per_zone.empty:
+            st.info("Nobody inside right now.", icon=":material/door_front:")
+        else:
+            columns = st.columns(min(len(now.per_zone), 2))
+            for index, row in enumerate(now.per_zone.itertuples(index=False)):
+                columns[index % len(columns)].metric(row.zone, ui.count(row.visitors), border=True)
+    with line:
+        ui.chart(charts.occupancy_recent(now.recent))
+    if now.all_silent:
+        st.warning(
+            f"**No access point has reported for over {data.AP_SILENT_AFTER.seconds // 60} minutes.** "
+            "Is the receiver (`presence serve`) running and reachable from the APs?",
+            icon=":material/wifi_off:",
+        )
+    elif now.silent_aps:
+        st.warning(
+            f"**Silent for over {data.AP_SILENT_AFTER.seconds // 60} minutes:** " + ", ".join(now.silent_aps),
+            icon=":material/wifi_off:",
+        )
+    st.subheader("Access points")
+    st.dataframe(
+        now.aps,
+        hide_index=True,
+        column_order=["name", "status", "minutes_ago", "last_report", "mac"],
+        column_config={
+            "name": st.column_config.TextColumn("Access point"),
+            "status": st.column_config.TextColumn("Status"),
+            "minutes_ago": st.column_config.NumberColumn("Minutes ago", format="%.0f"),
+            "last_report": st.column_config.DatetimeColumn("Last report", format="ddd D MMM, HH:mm:ss"),
+            "mac": st.column_config.TextColumn("MAC"),
+        },
+    )
+
+
+live_panel()

@@ -1,0 +1,49 @@
+"""Zones: where in the shop visitors spend their time, how they move between zones, and the floor plan."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.dashboard import charts, data, filters, ui
+
+st.title("Zones")
+selection = filters.current()
+src = data.source()
+view = data.zone_view(src, selection.first, selection.last, selection.filters)
+st.caption(
+    f"{selection.describe()} · a visit belongs to the zone where it spent most of its time; zones are named after "
+    "the access point they hear strongest."
+)
+
+if view.stats.empty:
+    st.info("No visitors in this range and filter.", icon=":material/search_off:")
+else:
+    left, right = st.columns(2, gap="large")
+    with left:
+        ui.chart(charts.zone_counts(view.stats, title="Visitors per zone"), view.stats, "visitors per zone")
+    with right:
+        ui.chart(charts.zone_dwell(view.stats), view.stats, "dwell per zone")
+    ui.chart(charts.zone_occupancy(view.occupancy), view.occupancy, "occupancy per zone")
+    ui.chart(
+        charts.zone_movement(view.transitions),
+        view.transitions,
+        "movement between zones",
+        caption="Each cell counts how often a visitor's zone changed from the row's zone to the column's, "
+        "minute by minute.",
+    )
+
+st.subheader("Floor plan")
+if view.floor_aps.empty:
+    st.info(
+        "Give the access points floor positions to see where visits happen: list them in the TOML file that "
+        "`PRESENCE_CONFIG` names, with a name and x, y in metres.",
+        icon=":material/map:",
+    )
+    st.code('[[aps]]\nmac = "AC:86:74:82:9A:30"\nname = "Entrance"\nx = 2.0\ny = 1.5', language="toml")
+else:
+    ui.chart(
+        charts.floor_plan(view.floor_aps, view.positions),
+        view.positions,
+        "floor plan",
+        caption="Each dot is one visit, placed between the access points that heard it, nearer the stronger ones.",
+    )

@@ -1,0 +1,225 @@
+"""Smoke test in a real headless browser: `presence dashboard` as a subprocess against a simulated shop, every page
+opened by Playwright driving Debian's /usr/bin/chromium, charts drawn, key numbers equal to `presence report`, and
+nothing fetched from outside the machine (the dashboard must work offline)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from app.dashboard import filters
+from tests.dashboard.conftest import PRESENCE, Shop, clean_env, write_config
+from tests.servers import free_port, stop
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Set to a directory (e.g. docs/screenshots) to keep the screenshots there as well as in the test's tmp dir.
+SCREENSHOTS_ENV = "PRESENCE_SCREENSHOTS_DIR"
+PAGE_TIMEOUT_MS = 240_000  # the first page of a cold server reads and analyses the whole database
+LEARNING = "Learning what a usual day looks like"
+# page path -> (title, charts it draws)
+PAGES = {"": ("Live", 1), "visitors": ("Visitors", 5), "trends": ("Trends", 3), "zones": ("Zones", 5)}
+
+
+def require_chromium() -> None:
+    """Skip without Debian's chromium, except in CI (CI=true), where a missing browser is a broken setup."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: install it with `apt-get install chromium` (.ci/run does)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(f"{reason}; the browser smoke test is skipped here and fails in CI")
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    url: str
+    shop: Shop
+
+    def report(self, first, last, *options: str) -> dict:
+        """`presence report` as a separate process against the same database."""
+        command = [PRESENCE, "report", "--from", str(first), "--to", str(last), "--format", "json", *options]
+        done = subprocess.run(command, env={**clean_env(), **self.shop.env}, capture_output=True, check=True, text=True)
+        return json.loads(done.stdout)
+
+
+@pytest.fixture
+def dashboard(simulated_template: Shop, tmp_path: Path) -> Iterator[Dashboard]:
+    """`presence dashboard` on a free loopback port against a private copy of the simulated shop."""
+    shop = Shop(tmp_path / "data", write_config(tmp_path / "presence.toml"), simulated_template.days)
+    shutil.copytree(simulated_template.data_dir, shop.data_dir)
+    port = free_port()
+    log = (tmp_path / "dashboard.log").open("wb")
+    process = subprocess.Popen(
+        [PRESENCE, "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        env={**clean_env(), **shop.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(f"{url}/_stcore/health", process)
+        yield Dashboard(url, shop)
+    finally:
+        stop(process)
+        log.close()
+        print((tmp_path / "dashboard.log").read_text(errors="replace")[-4000:])
+
+
+def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"presence dashboard exited with {process.returncode}"
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).text == "ok":
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def open_page(page, url: str, title: str, charts: int) -> float:
+    """Open `url`, wait until the script finished and every chart is drawn; returns the seconds it took."""
+    started = time.monotonic()
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_TIMEOUT_MS)
+    drawn = page.locator(".vega-embed canvas, .vega-embed svg.marks")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= n",
+        arg=charts,
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    assert drawn.count() >= charts
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    return time.monotonic() - started
+
+
+def metric(page, label: str) -> str:
+    card = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
+    )
+    return card.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def screenshot(page, directory: Path, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so the window is first made as tall as that."""
+    path = directory / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], [data-testid="stSidebar"]\')]'
+        ".map(e => e.scrollHeight), 600)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(800)  # charts redraw for the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    keep = os.environ.get(SCREENSHOTS_ENV)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / path.name)
+    return path
+
+
+def test_every_page_in_a_real_browser(dashboard: Dashboard, tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda request: outside.append(request.url) if _outside(request.url) else None)
+            timings = {}
+            for path, (title, charts) in PAGES.items():
+                timings[title] = open_page(page, f"{dashboard.url}/{path}", title, charts)
+                screenshot(page, shots, title.lower() if path else "live-first-view")
+
+            first, last = _default_days(dashboard)
+            report = dashboard.report(first, last)
+            open_page(page, f"{dashboard.url}/visitors", "Visitors", 5)
+            assert metric(page, "Visitors") == f"{report['visitors']:,}"
+            assert metric(page, "Passersby") == f"{report['passersby']:,}"
+
+            # A shared link with a filter: the numbers are the filtered report's, and the filter follows the
+            # user to the next page.
+            guest = dashboard.report(first, last, "--ssid", "Guest")
+            open_page(page, f"{dashboard.url}/visitors?{filters.SSID}=Guest", "Visitors", 5)
+            assert metric(page, "Visitors") == f"{guest['visitors']:,}"
+            page.get_by_role("link", name="Trends").click()
+            page.get_by_role("heading", name="Trends", level=1).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_url(f"**/trends?{filters.SSID}=Guest", timeout=PAGE_TIMEOUT_MS)
+
+            # A chart for the meeting: the PNG is rendered on the server, offline.
+            open_page(page, f"{dashboard.url}/trends?present=true", "Trends", 3)
+            page.locator('[data-testid="stPopover"] button').first.click()
+            with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
+                page.get_by_role("button", name="Chart (PNG)").first.click()
+            assert Path(download.value.path()).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+            assert download.value.suggested_filename == "week-over-week.png"
+            screenshot(page, shots, "trends-presentation")
+
+            # Once the history is learned (in the background), Live compares with the typical day.
+            open_page(page, f"{dashboard.url}/", "Live", 1)
+            page.get_by_text(LEARNING).wait_for(state="detached", timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("Typical for a").wait_for(timeout=PAGE_TIMEOUT_MS)
+            screenshot(page, shots, "live")
+
+            # A phone: one column, nothing cut off.
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+            open_page(phone, f"{dashboard.url}/", "Live", 1)
+            screenshot(phone, shots, "live-phone")
+            open_page(phone, f"{dashboard.url}/visitors", "Visitors", 5)
+            screenshot(phone, shots, "visitors-phone")
+        finally:
+            browser.close()
+    print("page timings (s):", {title: round(seconds, 2) for title, seconds in timings.items()})
+    assert outside == [], f"the dashboard fetched from outside the machine: {outside[:5]}"
+
+
+def _outside(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in ("127.0.0.1", "localhost")
+
+
+def _default_days(dashboard: Dashboard) -> tuple[date, date]:
+    today = datetime.now(dashboard.shop.tz).date()
+    return filters.default_range(today - timedelta(days=dashboard.shop.days), today, today)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), (None, pytest.skip.Exception)])
+def test_a_missing_browser_skips_here_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci, outcome):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="apt-get install chromium"):
+        require_chromium()
