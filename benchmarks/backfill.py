@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import resource
-import sqlite3
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.baseline import bare_sqlite_insert, stored_rows
 from benchmarks.docs import machine, write_section
 from receiver import db
 from receiver.config import Settings
@@ -61,35 +61,6 @@ def timed(action: Callable[[], object]) -> tuple[Timing, object]:
 
 def settings_in(directory: Path) -> Settings:
     return Settings.from_env({"PRESENCE_DATA_DIR": str(directory), "PRESENCE_PSEUDONYM_KEY": "benchmark-key"})
-
-
-def stored_rows(database: Path) -> tuple[list[str], list[str], list[tuple]]:
-    """The observation table's schema statements, its column names (without id) and every stored row."""
-    with sqlite3.connect(database) as connection:
-        schema = [
-            sql
-            for (sql,) in connection.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = 'observation' AND sql IS NOT NULL ORDER BY type DESC"
-            )
-        ]
-        columns = [row[1] for row in connection.execute("PRAGMA table_info(observation)") if row[1] != "id"]
-        rows = connection.execute(f"SELECT {', '.join(columns)} FROM observation ORDER BY id").fetchall()
-    return schema, columns, rows
-
-
-def baseline(database: Path, schema: list[str], columns: list[str], rows: list[tuple]) -> None:
-    """Bare sqlite3: same schema, same pragmas as the receiver's engine, executemany per batch of the same size."""
-    connection = sqlite3.connect(database, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    for statement in schema:
-        connection.execute(statement)
-    insert = f"INSERT INTO observation ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    for offset in range(0, len(rows), BACKFILL_BATCH_ROWS):
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(insert, rows[offset : offset + BACKFILL_BATCH_ROWS])
-        connection.execute("COMMIT")
-    connection.close()
 
 
 def per_payload(settings: Settings, start: datetime, end: datetime) -> DatabaseSink:
@@ -132,7 +103,11 @@ def main() -> int:
         print("baseline: bare sqlite3 executemany ...", file=sys.stderr)
         schema, columns, rows = stored_rows(root / "parallel" / "presence.db")
         assert len(rows) == observations, (len(rows), observations)
-        bare, _ = timed(lambda: baseline(root / "baseline.db", schema, columns, rows))
+        bare, _ = timed(
+            lambda: bare_sqlite_insert(
+                root / "baseline.db", schema, columns, rows, batch_rows=BACKFILL_BATCH_ROWS, synchronous="FULL"
+            )
+        )
         print(f"  {bare.wall:.1f} s", file=sys.stderr)
     load_after = os.getloadavg()
 

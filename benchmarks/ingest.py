@@ -19,7 +19,6 @@ import http.client
 import json
 import math
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.baseline import bare_sqlite_insert, stored_rows
 from benchmarks.docs import machine, write_section
 from tests.servers import running_receiver
 
@@ -99,34 +99,10 @@ def load(base_url: str, payloads: list[tuple[bytes, str]]) -> tuple[float, list[
     return time.perf_counter() - began, latencies, failures
 
 
-def stored_rows(database: Path) -> tuple[list[str], list[str], list[tuple]]:
-    with sqlite3.connect(database) as connection:
-        schema = [
-            sql
-            for (sql,) in connection.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = 'observation' AND sql IS NOT NULL ORDER BY type DESC"
-            )
-        ]
-        columns = [row[1] for row in connection.execute("PRAGMA table_info(observation)") if row[1] != "id"]
-        rows = connection.execute(f"SELECT {', '.join(columns)} FROM observation ORDER BY id").fetchall()
-    return schema, columns, rows
-
-
 def bare_sqlite(database: Path, schema: list[str], columns: list[str], rows: list[tuple], synchronous: str) -> float:
-    connection = sqlite3.connect(database, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={synchronous}")
-    for statement in schema:
-        connection.execute(statement)
-    insert = f"INSERT INTO observation ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     began = time.perf_counter()
-    for offset in range(0, len(rows), RECORDS_PER_POST):
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(insert, rows[offset : offset + RECORDS_PER_POST])
-        connection.execute("COMMIT")
-    elapsed = time.perf_counter() - began
-    connection.close()
-    return elapsed
+    bare_sqlite_insert(database, schema, columns, rows, batch_rows=RECORDS_PER_POST, synchronous=synchronous)
+    return time.perf_counter() - began
 
 
 def percentile(values: list[float], share: float) -> float:
