@@ -133,15 +133,15 @@ def measure(scenario: Scenario, tmp_path: Path, analytics_settings: AnalyticsSet
     connected = set(visitor_visits.loc[visitor_visits["associated"], "device_id"])
     true_dwell = (visitor_visits["end"] - visitor_visits["start"]).dt.total_seconds() / 60
 
-    zone_ari, matched = None, 0
-    if len(scenario.shop.aps) > 1:
-        ours_visits = analysis.window_visits.loc[:, ["device", "first_seen", "last_seen", "zone"]]
-        pairs = visitor_visits.merge(ours_visits, left_on="device_id", right_on="device", suffixes=("_truth", ""))
-        overlap = np.minimum(pairs["end"], pairs["last_seen"]) - np.maximum(pairs["start"], pairs["first_seen"])
-        pairs = pairs.assign(overlap=overlap).loc[overlap > pd.Timedelta(0)]
-        # Each true visit is matched with the visit of ours that overlaps it most.
-        pairs = pairs.sort_values("overlap", ascending=False).drop_duplicates(["device_id", "start"])
-        zone_ari, matched = float(adjusted_rand_score(pairs["zone_truth"], pairs["zone"])), len(pairs)
+    ours_visits = analysis.window_visits.loc[:, ["device", "first_seen", "last_seen", "zone"]]
+    pairs = visitor_visits.merge(ours_visits, left_on="device_id", right_on="device", suffixes=("_truth", ""))
+    overlap = np.minimum(pairs["end"], pairs["last_seen"]) - np.maximum(pairs["start"], pairs["first_seen"])
+    pairs = pairs.assign(overlap=overlap).loc[overlap > pd.Timedelta(0)]
+    # Each true visit is matched with the visit of ours that overlaps it most.
+    pairs = pairs.sort_values("overlap", ascending=False).drop_duplicates(["device_id", "start"])
+    matched = len(pairs)
+    # With one AP there is one zone on both sides: nothing to compare.
+    zone_ari = float(adjusted_rand_score(pairs["zone_truth"], pairs["zone"])) if len(scenario.shop.aps) > 1 else None
 
     return Measured(
         truth={
