@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import string
 import threading
 from functools import lru_cache
@@ -12,6 +13,7 @@ import aiooui
 _HEX = frozenset(string.hexdigits)
 _SEPARATORS = str.maketrans("", "", ":-. ")
 _REGISTRY_LOCK = threading.Lock()
+_CANONICAL = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}", re.IGNORECASE)
 
 
 def normalize_mac(value: str) -> str:
@@ -19,6 +21,8 @@ def normalize_mac(value: str) -> str:
 
     Raises ValueError for anything that is not 12 hex digits once separators are removed.
     """
+    if len(value) == 17 and _CANONICAL.fullmatch(value):  # how most vendors send them: one match, no rebuild
+        return value.lower()
     digits = value.translate(_SEPARATORS).lower()
     if len(digits) != 12 or not _HEX.issuperset(digits):
         raise ValueError(f"{value!r} is not a MAC address")
@@ -41,7 +45,6 @@ def load_registry() -> None:
             asyncio.run(aiooui.async_load())
 
 
-@lru_cache(maxsize=65536)
 def manufacturer_of(mac: str) -> str | None:
     """The organisation registered with the IEEE for this MAC's OUI, from the bundled offline registry.
 
@@ -50,6 +53,12 @@ def manufacturer_of(mac: str) -> str | None:
     """
     if is_randomized(mac):
         return None
+    return _organisation(mac[:8])
+
+
+@lru_cache(maxsize=65536)
+def _organisation(oui: str) -> str | None:
+    """Cached per OUI (`ac:86:74`): a shop sees a few hundred prefixes, not a new one per device."""
     if not aiooui.is_loaded():
         load_registry()
-    return aiooui.get_vendor(mac[:8])
+    return aiooui.get_vendor(oui)

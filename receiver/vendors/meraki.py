@@ -16,7 +16,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from receiver.observations import Sighting
 from receiver.vendors.types import RSSI_FLOOR_DBM, EpochTime, IsoTime, MacAddress, Text
@@ -147,14 +147,27 @@ class _Envelope(_Lenient):
         return self.type in BLUETOOTH_TYPES.values()
 
 
+def _version(major: int) -> WithJsonSchema:
+    """How the OpenAPI description shows `version`: required on the wire (the major version routes the body)."""
+    return WithJsonSchema({"type": "string", "pattern": rf"^{major}(\.[0-9]+)?$", "examples": [f"{major}.0"]})
+
+
+def _version_required(schema: dict) -> None:
+    schema["required"] = sorted({*schema.get("required", []), "version"})
+
+
 class MerakiPayloadV2(_Envelope):
-    version: Annotated[str, BeforeValidator(str)] = "2.0"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_version_required)
+
+    version: Annotated[str, BeforeValidator(str), _version(2)] = "2.0"
     type: Literal["DevicesSeen", "BluetoothDevicesSeen"] = "DevicesSeen"
     data: DataV2
 
 
 class MerakiPayloadV3(_Envelope):
-    version: Annotated[str, BeforeValidator(str)] = "3.0"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_version_required)
+
+    version: Annotated[str, BeforeValidator(str), _version(3)] = "3.0"
     type: Literal["WiFi", "BLE"] = "WiFi"
     data: DataV3
 

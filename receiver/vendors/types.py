@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from receiver.macs import normalize_mac
 
@@ -21,6 +21,8 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MILLISECONDS_THRESHOLD = 100_000_000_000
 RSSI_FLOOR_DBM = -120
 MAX_COUNT = 1_000_000_000
+_EARLIEST_SECONDS = EARLIEST.timestamp()
+_LATEST_SECONDS = LATEST.timestamp()
 
 
 def _mac(value: object) -> str:
@@ -37,6 +39,10 @@ def _in_range(moment: datetime) -> datetime:
 
 def epoch_to_datetime(value: object) -> datetime:
     """Unix time in seconds or milliseconds (told apart by magnitude) → aware UTC datetime."""
+    if type(value) is int or type(value) is float:  # the usual case first; bool is not int here
+        seconds = value / 1000 if abs(value) >= MILLISECONDS_THRESHOLD else value
+        if _EARLIEST_SECONDS <= seconds < _LATEST_SECONDS:  # False for NaN; infinities are out of range
+            return datetime.fromtimestamp(seconds, tz=UTC)
     if isinstance(value, bool):
         raise ValueError("must be a Unix timestamp, not a boolean")
     if isinstance(value, str):
@@ -47,7 +53,7 @@ def epoch_to_datetime(value: object) -> datetime:
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError("must be a Unix timestamp in seconds or milliseconds")
     seconds = value / 1000 if abs(value) >= MILLISECONDS_THRESHOLD else value
-    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():
+    if not _EARLIEST_SECONDS <= seconds < _LATEST_SECONDS:
         raise ValueError(f"{value} is not a time between 2000 and 2100")
     return datetime.fromtimestamp(seconds, tz=UTC)
 
@@ -65,8 +71,23 @@ def iso_to_datetime(value: object) -> datetime:
     return _in_range(moment.astimezone(UTC))
 
 
-MacAddress = Annotated[str, BeforeValidator(_mac)]
-EpochTime = Annotated[datetime, BeforeValidator(epoch_to_datetime)]
+# What the OpenAPI description (and schemathesis, which generates requests from it) says is sent on the wire;
+# the validators accept a little more (any mix of the separators, numbers as strings).
+_MAC_SCHEMA = {
+    "type": "string",
+    "pattern": r"^([0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})$",
+    "description": "A MAC address: ac:86:74:82:9a:30, AC-86-74-82-9A-30, ac86.7482.9a30 or ac8674829a30.",
+}
+_EPOCH_SCHEMA = {
+    "description": "Unix time between 2000 and 2100, in seconds or milliseconds (told apart by size).",
+    "anyOf": [
+        {"type": "number", "minimum": EARLIEST.timestamp(), "exclusiveMaximum": LATEST.timestamp()},
+        {"type": "number", "minimum": EARLIEST.timestamp() * 1000, "exclusiveMaximum": LATEST.timestamp() * 1000},
+    ],
+}
+
+MacAddress = Annotated[str, BeforeValidator(_mac), WithJsonSchema(_MAC_SCHEMA)]
+EpochTime = Annotated[datetime, BeforeValidator(epoch_to_datetime), WithJsonSchema(_EPOCH_SCHEMA)]
 IsoTime = Annotated[datetime, BeforeValidator(iso_to_datetime)]
 Rssi = Annotated[float, Field(ge=RSSI_FLOOR_DBM, le=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
