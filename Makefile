@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.backfill
 	$(BIN)/python -m benchmarks.report
+	$(BIN)/python -m benchmarks.load
 
 # Re-resolve the pinned dependencies of pyproject.toml into requirements.lock.
 lock:
