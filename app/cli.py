@@ -6,10 +6,38 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import dashboard, demo, export, import_, quarantine, rebuild, report, serve, simulate, status
+from app.commands import (
+    counts,
+    dashboard,
+    demo,
+    erase,
+    export,
+    import_,
+    prune,
+    quarantine,
+    rebuild,
+    report,
+    serve,
+    simulate,
+    status,
+)
 from receiver.config import ConfigError
 
-COMMANDS = (demo, serve, dashboard, simulate, report, export, rebuild, import_, status, quarantine)
+COMMANDS = (
+    demo,
+    serve,
+    dashboard,
+    simulate,
+    report,
+    counts,
+    export,
+    rebuild,
+    import_,
+    status,
+    quarantine,
+    prune,
+    erase,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         "settings": settings,
         "engine": engine,
         "ingestor": Ingestor(engine, Normalizer(settings)),
-        "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days),
+        "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days, keep_bodies=not settings.count_only),
         "limiter": RefusalLimiter(RefusalLimit(max_refusals=settings.refusal_limit)),
     }
 

@@ -56,9 +56,11 @@ class Settings:
     default_site: str = DEFAULT_SITE
     timezone: str = "UTC"
     store_raw_macs: bool = False
+    count_only: bool = False  # keep per-minute device counts only: no observations, no pseudonyms (docs/operations.md)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     sqlite_synchronous: str = "FULL"
     quarantine_days: int = 14
+    retention_days: int | None = None  # `presence prune` deletes observations older than this; None: kept for ever
     refusal_limit: int = 120  # refused posts per client per minute before 429; 0 turns the limit off
 
     @property
@@ -99,6 +101,11 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"PRESENCE_TIMEZONE={timezone!r} is not an IANA time zone name") from exc
+        if _flag(env.get("PRESENCE_COUNT_ONLY")) and _flag(env.get("PRESENCE_STORE_RAW_MACS")):
+            raise ConfigError(
+                "PRESENCE_COUNT_ONLY=1 stores no device identifiers, PRESENCE_STORE_RAW_MACS=1 asks for raw client "
+                "MACs: set only one of them"
+            )
         synchronous = (env.get("PRESENCE_SQLITE_SYNCHRONOUS") or "FULL").upper()
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("PRESENCE_SQLITE_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA")
@@ -116,9 +123,11 @@ class Settings:
             default_site=default_site,
             timezone=timezone,
             store_raw_macs=_flag(env.get("PRESENCE_STORE_RAW_MACS")),
+            count_only=_flag(env.get("PRESENCE_COUNT_ONLY")),
             max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             sqlite_synchronous=synchronous,
             quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
+            retention_days=_positive_int(env, "PRESENCE_RETENTION_DAYS", 0) or None,
             refusal_limit=_non_negative_int(env, "PRESENCE_REFUSAL_LIMIT", 120),
         )
 

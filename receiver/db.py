@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest migration's revision (tests/receiver/test_schema.py holds it equal to the scripts' head): a database
+# already there is not upgraded, so commands that only read never import Alembic.
+SCHEMA_HEAD = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -55,11 +56,25 @@ def make_engine(database_url: str, *, writer: bool = False, sqlite_synchronous: 
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest Alembic revision (safe to call on every start)."""
+    if schema_revision(engine) == SCHEMA_HEAD:
+        return
+    # Imported only when there is something to do: Alembic costs a third of a second at start-up.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision, or None for a database Alembic never touched."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ping(engine: Engine) -> None:

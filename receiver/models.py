@@ -215,6 +215,10 @@ class VisitRefresh(SQLModel, table=True):
     refreshed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     settings: str  # JSON: the analytics settings the visits were built with; others need `presence rebuild`
     ap_config: str  # JSON: the AP names and positions zones and x/y were worked out with
+    # The retention horizon: `presence prune` deleted observations last seen before this (and last ran at
+    # pruned_at), so visits that start before it are kept as they are, never rebuilt from what is left.
+    pruned_before: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    pruned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class ZoneModelRow(SQLModel, table=True):
@@ -234,3 +238,19 @@ class ZoneModelRow(SQLModel, table=True):
     fingerprints: int = 0  # how many fingerprints the fit saw
     version: int = 0  # 0 = never fitted
     zoned: bool = False  # every visit of the site has its zone from this version
+
+
+class DeviceCount(SQLModel, table=True):
+    """How many distinct devices one AP reported in one UTC minute: all that count-only mode keeps (PRESENCE_COUNT_ONLY;
+    receiver.counts). Counted in memory per POST and merged with MAX, so no client MAC or pseudonym is ever written."""
+
+    __tablename__ = "device_count"
+
+    # The minute first: reads take a range of minutes (every site), and the primary key's index serves them.
+    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))  # last_seen floored to the minute
+    site: str = Field(primary_key=True, max_length=120)
+    ap_mac: str = Field(primary_key=True, max_length=17)
+    devices: int  # distinct client MACs the AP reported last seen in this minute
+    nearby: int  # of them, heard at or above the visitor threshold (-75 dBm) that minute
+    connected: int  # of them, associated to the AP
+    randomized: int  # of them, with a locally administered (randomized) MAC

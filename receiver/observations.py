@@ -55,6 +55,11 @@ class Normalizer:
     def site_of(self, ap_mac: str) -> str:
         return self._settings.site_of(ap_mac)
 
+    @property
+    def count_only(self) -> bool:
+        """PRESENCE_COUNT_ONLY: sightings are counted (receiver.counts), never turned into rows."""
+        return self._settings.count_only
+
     def rows(self, vendor: str, sightings: list[Sighting], received_at: datetime) -> list[ObservationRow]:
         return [self.row(vendor, sighting, received_at) for sighting in sightings]
 

@@ -27,6 +27,8 @@ class QuarantinePolicy:
     max_body_bytes: int = 256 * 1024  # enough for a few thousand records: the shape of the problem shows
     days: int = 14  # two weeks: long enough to notice after a weekend, short enough to stay personal-data lean
     max_rows: int = 1000
+    # Count-only mode keeps the reason and size but not the body: a body holds client MACs as the vendor sent them.
+    keep_bodies: bool = True
 
 
 def redacted(body: bytes) -> bytes:
@@ -41,7 +43,7 @@ def keep(
     engine: Engine, vendor: str, body: bytes, error: ReceiverError, now: datetime, policy: QuarantinePolicy
 ) -> None:
     """Store one refused body and trim the table by age and count, in one transaction."""
-    clean = redacted(body)
+    clean = redacted(body) if policy.keep_bodies else b""
     with engine.begin() as connection:
         connection.execute(
             insert(TABLE).values(
@@ -52,7 +54,7 @@ def keep(
                 field=error.field,
                 body=clean[: policy.max_body_bytes],
                 body_bytes=len(body),
-                truncated=len(clean) > policy.max_body_bytes,
+                truncated=len(clean) > policy.max_body_bytes or (not policy.keep_bodies and bool(body)),
             )
         )
         connection.execute(delete(TABLE).where(TABLE.c.received_at < now - timedelta(days=policy.days)))
@@ -84,7 +86,7 @@ def replay(engine: Engine, ingestor: Ingestor, entry_id: int, now: datetime) -> 
     if found is None:
         raise LookupError(f"no quarantined post {entry_id}")
     if found["truncated"]:
-        raise LookupError(f"quarantined post {entry_id} was cut at the size cap and cannot be replayed")
+        raise LookupError(f"quarantined post {entry_id} was kept without its whole body (size cap, or count-only mode)")
     parsed: Parsed = parse(found["vendor"], decode(found["body"]))
     result = ingestor.store(parsed, now)
     with engine.begin() as connection:

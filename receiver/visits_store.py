@@ -7,6 +7,11 @@ cost is the new observations plus the stored visits of the devices they belong t
 for why merging is exact). `rebuild_visits` empties the tables and refreshes from id 0, which `presence
 rebuild` runs.
 
+Retention: `presence prune` (receiver.retention) deletes old observations but keeps the visits. `prepare_prune`
+merges everything first and records the horizon (`pruned_before`) under the lease; a rebuild after that keeps
+the visits that start before the horizon as they are and recomputes only the rest, skipping the observations
+that are already counted in a kept visit (see `rebuild_visits`).
+
 Locking: one process refreshes at a time. The `visit_refresh` row is a lease (locked_by, locked_until) taken
 with a conditional UPDATE, the same on SQLite and PostgreSQL; others wait for it, and a crashed holder's lease
 runs out. Every write transaction renews the lease first (on SQLite that first write takes the write lock, so
@@ -38,7 +43,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, and_, bindparam, delete, func, or_, select, text, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics import incremental, zones
@@ -99,6 +118,7 @@ class RefreshResult:
     watermark: int = 0
     seconds: float = 0.0
     longest_write: float = 0.0  # seconds of the longest write transaction (on SQLite, how long POSTs could wait)
+    visits_kept: int = 0  # rebuild: visits starting before the retention horizon, kept as they were
 
 
 def refresh_visits(
@@ -136,18 +156,30 @@ def rebuild_visits(
 
     With `refit_zones` (the default) the zone models are fitted again, on each site's most recent
     `zone_fit_window`; without it the stored models are kept, so zones come out as the incremental path gave them.
+
+    After `presence prune` the observations before the retention horizon are gone, so the visits that start
+    before it are kept as they are (with the settings they were built with; `visits_kept` counts them) and only
+    the later ones are recomputed. Every observation still stored that was merged into a kept visit is skipped
+    (merging it again would count it twice); the rest, and anything not merged yet, is merged as a refresh would.
+    With the same settings this gives exactly the visits a rebuild before the prune gave.
     """
     analytics_settings = analytics_settings or AnalyticsSettings()
     started = time.perf_counter()
     with _lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:
+        horizon = pruned_before(engine)
+        merged_upto = lease.watermark
+        visits_kept = 0
         with lease.transaction() as connection:
-            connection.execute(delete(STATES))
-            connection.execute(delete(VISITS))
-            if refit_zones:
-                connection.execute(delete(MODELS))
+            if horizon is not None:
+                visits_kept = _drop_visits_from(connection, horizon, refit_zones=refit_zones)
             else:
-                # Keep the fitted centres; the span and APs are learnt again from the rebuilt visits.
-                connection.execute(update(MODELS).values(aps="[]", data_from=NO_SPAN, data_to=NO_SPAN, zoned=True))
+                connection.execute(delete(STATES))
+                connection.execute(delete(VISITS))
+                if refit_zones:
+                    connection.execute(delete(MODELS))
+                else:
+                    # Keep the fitted centres; the span and APs are learnt again from the rebuilt visits.
+                    connection.execute(update(MODELS).values(aps="[]", data_from=NO_SPAN, data_to=NO_SPAN, zoned=True))
             connection.execute(
                 update(REFRESH)
                 .where(REFRESH.c.name == STATE_NAME)
@@ -158,9 +190,107 @@ def rebuild_visits(
                 )
             )
             lease.watermark = 0
-        result = _catch_up(lease, settings, analytics_settings, chunk_rows)
+        kept = None if horizon is None else _counted_in_kept_visit(horizon, merged_upto)
+        result = _catch_up(lease, settings, analytics_settings, chunk_rows, kept)
+    result.visits_kept = visits_kept
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _drop_visits_from(connection: Connection, horizon: datetime, *, refit_zones: bool) -> int:
+    """Delete the visits that start at or after the retention horizon; the number kept before it.
+
+    The kept visits still hold the sites' spans and APs, so the zone model rows stay as they are; with
+    `refit_zones` only their fit is dropped, to be fitted again at the end of the rebuild.
+    """
+    later = VISITS.c.first_seen >= horizon
+    connection.execute(delete(STATES).where(STATES.c.visit_id.in_(select(VISITS.c.id).where(later))))
+    connection.execute(delete(VISITS).where(later))
+    if refit_zones:
+        connection.execute(
+            update(MODELS).values(
+                model_aps=None,
+                centers=None,
+                trained_from=None,
+                trained_to=None,
+                fitted_at=None,
+                fingerprints=0,
+                version=0,
+                zoned=False,
+            )
+        )
+    return int(connection.execute(select(func.count()).select_from(VISITS)).scalar() or 0)
+
+
+def pruned_before(engine: Engine) -> datetime | None:
+    """The retention horizon: `presence prune` deleted observations last seen before this (None: never pruned)."""
+    with engine.connect() as connection:
+        return connection.execute(select(REFRESH.c.pruned_before).where(REFRESH.c.name == STATE_NAME)).scalar()
+
+
+def prepare_prune(
+    engine: Engine,
+    settings: Settings,
+    before: datetime,
+    analytics_settings: AnalyticsSettings | None = None,
+    *,
+    now: datetime | None = None,
+    wait: timedelta = DEFAULT_WAIT,
+    chunk_rows: int = CHUNK_ROWS,
+) -> RefreshResult:
+    """Before observations last seen before `before` are deleted: merge every stored observation into the visits
+    and record the horizon, both under the lease. The result's `watermark` is the id up to which deleting is safe.
+
+    Under the lease, so no rebuild is running while the horizon moves: a rebuild that starts later keeps the
+    visits before the new horizon (see `rebuild_visits`). The horizon never moves back. Raises VisitsOutOfDate
+    like a refresh: pruning would freeze visits built with other settings.
+    """
+    analytics_settings = analytics_settings or AnalyticsSettings()
+    started = time.perf_counter()
+    with _lease(engine, analytics_settings, settings, wait) as lease:
+        result = _catch_up(lease, settings, analytics_settings, chunk_rows)
+        with lease.transaction() as connection:
+            recorded = connection.execute(select(REFRESH.c.pruned_before).where(REFRESH.c.name == STATE_NAME)).scalar()
+            connection.execute(
+                update(REFRESH)
+                .where(REFRESH.c.name == STATE_NAME)
+                .values(
+                    pruned_before=before if recorded is None else max(recorded, before),
+                    pruned_at=now or datetime.now(UTC),
+                )
+            )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def delete_device_visits(
+    engine: Engine,
+    settings: Settings,
+    devices: Sequence[str],
+    analytics_settings: AnalyticsSettings | None = None,
+    *,
+    wait: timedelta = DEFAULT_WAIT,
+) -> dict[str, int]:
+    """Delete every visit (and its state) of `devices`, under the lease; the number deleted per device.
+
+    Delete the devices' observations first: a refresh that read them before can then no longer write a visit of
+    theirs after this (it holds the lease from reading to writing). Other devices' visits are untouched:
+    previous_first_seen only ever points at the same device's visits.
+    """
+    analytics_settings = analytics_settings or AnalyticsSettings()
+    counts: dict[str, int] = {}
+    # rebuilding=True only skips the settings check: an erasure must not wait for a `presence rebuild`.
+    with _lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:
+        for part in _chunks(list(devices)):
+            with lease.transaction() as connection:
+                found = connection.execute(
+                    select(VISITS.c.device, func.count()).where(VISITS.c.device.in_(part)).group_by(VISITS.c.device)
+                ).all()
+                ids = select(VISITS.c.id).where(VISITS.c.device.in_(part))
+                connection.execute(delete(STATES).where(STATES.c.visit_id.in_(ids)))
+                connection.execute(delete(VISITS).where(VISITS.c.device.in_(part)))
+            counts.update({str(device): int(count) for device, count in found})
+    return counts
 
 
 def visits_watermark(engine: Engine) -> int | None:
@@ -311,16 +441,30 @@ def _ap_config_json(settings: Settings) -> str:
 
 
 def _catch_up(
-    lease: _Lease, settings: Settings, analytics_settings: AnalyticsSettings, chunk_rows: int
+    lease: _Lease,
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+    chunk_rows: int,
+    kept: Any = None,
 ) -> RefreshResult:
+    """Merge the observations after the watermark, a chunk at a time; `kept` (a rebuild after a prune) is a SQL
+    condition marking observations already counted in a kept visit, which are skipped."""
     result = RefreshResult(watermark=lease.watermark)
     models = _load_models(lease.engine)
     high = _safe_high_watermark(lease.engine)
     while lease.watermark < high:
-        batch = _read_batch(lease.engine, lease.watermark, high, chunk_rows)
+        batch = _read_batch(lease.engine, lease.watermark, high, chunk_rows, kept)
         if batch.empty:
             break
         upto = int(batch["id"].iloc[-1])
+        if kept is not None:
+            counted = batch.pop("kept").to_numpy(dtype=bool)
+            batch = batch.loc[~counted].reset_index(drop=True)
+        if batch.empty:
+            with lease.transaction() as connection:
+                connection.execute(update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(watermark=upto))
+            lease.watermark = upto
+            continue
         _merge_batch(lease, batch, upto, models, settings, analytics_settings, result)
         result.observations += len(batch)
     _update_zones(lease, models, settings, analytics_settings, result)
@@ -353,9 +497,14 @@ BATCH_COLUMNS = (
 )
 
 
-def _read_batch(engine: Engine, after: int, upto: int, limit: int) -> pd.DataFrame:
-    """Observations with after < id <= upto, oldest id first, at most `limit` (SQLite times parsed vectorized)."""
+def _read_batch(engine: Engine, after: int, upto: int, limit: int, kept: Any = None) -> pd.DataFrame:
+    """Observations with after < id <= upto, oldest id first, at most `limit` (SQLite times parsed vectorized);
+    with a `kept` condition, a 0/1 column `kept` too."""
     columns = _time_columns_as_text(engine, OBSERVATIONS, BATCH_COLUMNS)
+    names = list(BATCH_COLUMNS)
+    if kept is not None:
+        columns.append(case((kept, 1), else_=0).label("kept"))
+        names.append("kept")
     query = (
         select(*columns)
         .where(OBSERVATIONS.c.id > after, OBSERVATIONS.c.id <= upto)
@@ -364,7 +513,7 @@ def _read_batch(engine: Engine, after: int, upto: int, limit: int) -> pd.DataFra
     )
     with engine.connect() as connection:
         rows = read_tuples(connection, query)
-    frame = _parse_times(pd.DataFrame(rows, columns=list(BATCH_COLUMNS)), ("first_seen", "last_seen"))
+    frame = _parse_times(pd.DataFrame(rows, columns=names), ("first_seen", "last_seen"))
     return frame.astype(
         {
             "id": "int64",
@@ -379,6 +528,28 @@ def _read_batch(engine: Engine, after: int, upto: int, limit: int) -> pd.DataFra
             "ssid": object,
         }
     )
+
+
+def _counted_in_kept_visit(horizon: datetime, merged_upto: int) -> Any:
+    """True for an observation already merged (id <= merged_upto) into a visit that starts before `horizon`.
+
+    Visits of one device at one site never overlap, so the only visit that can hold an observation is the
+    device's latest one there that starts no later than it does: one probe of (device, first_seen) each.
+    """
+    latest = (
+        select(VISITS.c.last_seen)
+        .where(
+            VISITS.c.device == OBSERVATIONS.c.device,
+            VISITS.c.site == OBSERVATIONS.c.site,
+            VISITS.c.first_seen <= OBSERVATIONS.c.first_seen,
+            VISITS.c.first_seen < horizon,
+        )
+        .order_by(VISITS.c.first_seen.desc())
+        .limit(1)
+        .correlate(OBSERVATIONS)
+        .scalar_subquery()
+    )
+    return and_(OBSERVATIONS.c.id <= merged_upto, latest >= OBSERVATIONS.c.last_seen)
 
 
 def _time_columns_as_text(engine: Engine, table, names: Sequence[str]) -> list:

@@ -61,11 +61,12 @@ def backfill_database(
             futures = [pool.submit(store_part, settings, shop, low, high, seed, vendor) for low, high in parts]
             simulation.truth()  # meanwhile, in the parent
             results = [future.result() for future in futures]
-    engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
-    try:
-        rebuild_ap_reports(engine)  # the bulk load bypassed POSTs, so derive each AP's last report once
-    finally:
-        engine.dispose()
+    if not settings.count_only:  # count-only keeps no observations to derive reports from; live POSTs make them
+        engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
+        try:
+            rebuild_ap_reports(engine)  # the bulk load bypassed POSTs, so derive each AP's last report once
+        finally:
+            engine.dispose()
     summary = Summary.of(_Totals(results), simulation.truth(), time.perf_counter() - started)
     return simulation, summary
 

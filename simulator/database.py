@@ -6,7 +6,8 @@ receiver.ingest.Ingestor.store does for each POST, minus the validation the payl
 batches several payloads into one `store_observations` call (one transaction): with synchronous=FULL SQLite waits
 for the disk at every commit, and a call per payload spent most of its time waiting (see docs/benchmarks.md).
 Deduplication is unchanged: within a batch by dedupe key, across batches by the unique index, exactly as for
-separate POSTs.
+separate POSTs. In count-only mode (PRESENCE_COUNT_ONLY=1) each payload is counted as the receiver counts a
+POST (receiver.counts.minute_counts), and a batch's counts are merged by the same MAX the database applies.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from receiver.config import Settings
+from receiver.counts import COUNT_COLUMNS, KEY_COLUMNS, CountRow, minute_counts, store_counts
 from receiver.observations import Normalizer, ObservationRow
 from receiver.store import store_observations
 from receiver.vendors import aerohive, engenius, meraki
@@ -36,19 +38,32 @@ class DatabaseSink:
         self._normalizer = Normalizer(settings)
         self._batch_rows = batch_rows
         self._pending: list[ObservationRow] = []
+        self._pending_counts: dict[tuple, CountRow] = {}
         self.payloads = self.observations = self.stored = self.duplicates = self.failed = 0
         self.failures: list[str] = []
 
     def add(self, report: Report) -> None:
         module = VENDOR_MODULES[report.vendor]
         sightings = module.sightings(report.payload)  # type: ignore[attr-defined]
-        self._pending.extend(self._normalizer.rows(report.vendor, sightings, report.at))
+        if self._normalizer.count_only:
+            for row in minute_counts(sightings, self._normalizer.site_of):
+                key = tuple(row[name] for name in KEY_COLUMNS)
+                merged = self._pending_counts.setdefault(key, row)
+                for name in COUNT_COLUMNS:
+                    merged[name] = max(merged[name], row[name])  # type: ignore[call-overload]
+        else:
+            self._pending.extend(self._normalizer.rows(report.vendor, sightings, report.at))
         self.payloads += 1
         self.observations += len(sightings)
-        if len(self._pending) >= self._batch_rows:
+        if len(self._pending) + len(self._pending_counts) >= self._batch_rows:
             self.flush()
 
     def flush(self) -> None:
+        if self._pending_counts:
+            counted = store_counts(self._engine, sorted(self._pending_counts.values(), key=_count_key))
+            self.stored += counted.stored
+            self.duplicates += counted.duplicates
+            self._pending_counts = {}
         if not self._pending:
             return
         result = store_observations(self._engine, self._pending)
@@ -58,3 +73,7 @@ class DatabaseSink:
 
     def close(self) -> None:
         self.flush()
+
+
+def _count_key(row: CountRow) -> tuple:
+    return tuple(row[name] for name in KEY_COLUMNS)

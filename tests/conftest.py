@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,16 @@ def fresh_postgres_schema() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Streamlit's AppTest leaves the page script as `__main__`; a later multiprocessing spawn (the simulator's
+    parallel backfill) would then run that page in its children, so every test gets the real one back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from pathlib import Path
 
+from app.dashboard import passwords
 from receiver.config import Settings
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py"
@@ -45,8 +47,32 @@ def streamlit_command(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(ENTRY), *flags, "--", WARM_UP_FLAG]
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` ("localhost", 127.0.0.0/8, ::1); a name is taken as reachable."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def password_warning(host: str, credentials: passwords.Credentials) -> str | None:
+    """The one-line warning for a dashboard that others can reach without a password, or None."""
+    if credentials.required or is_loopback(host):
+        return None
+    return (
+        f"presence: warning: the dashboard on {host} has no password, anyone who can reach it sees the data; "
+        f"set {passwords.PASSWORD_ENV} or a password in .streamlit/secrets.toml (docs/dashboard.md)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     Settings.from_env()  # a configuration error is reported here, in words, before Streamlit starts
+    credentials = passwords.credentials(passwords.secret_files(passwords.secret_file_paths()), os.environ)
+    warning = password_warning(args.host, credentials)
+    if warning:
+        print(warning, file=sys.stderr)
     command = streamlit_command(args.host, args.port)
     sys.stdout.flush()
     # Replace this process: signals (Ctrl-C, SIGTERM from a service manager) reach Streamlit directly.

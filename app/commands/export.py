@@ -17,6 +17,7 @@ from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_vi
 from analytics.settings import AnalyticsSettings
 from receiver import db
 from receiver.config import Settings
+from receiver.counts import COUNT_ONLY_REFUSAL
 from receiver.frames import load_observations, load_visits
 from receiver.models import OBSERVATION_EXPORT_COLUMNS
 from receiver.queries import iter_observations, local_day_bounds
@@ -53,6 +54,9 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_observations(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if settings.count_only:
+        print(f"presence export: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
+        return 2
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
@@ -69,6 +73,9 @@ def run_visits(args: argparse.Namespace) -> int:
         print("presence export visits: --to is before --from", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    if settings.count_only:
+        print(f"presence export: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
+        return 2
     start, end = local_day_bounds(args.first, args.last, settings.tz)
     analysis = window_analysis(settings, AnalyticsSettings(), start, end, complete=True, naive=args.naive)
     table = visit_table(analysis)

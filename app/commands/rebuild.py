@@ -11,7 +11,7 @@ from dataclasses import asdict
 from analytics.settings import AnalyticsSettings
 from receiver import db
 from receiver.config import Settings
-from receiver.visits_store import rebuild_visits
+from receiver.visits_store import pruned_before, rebuild_visits
 
 
 def register(subcommands) -> None:
@@ -30,9 +30,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         db.migrate(engine)
         result = rebuild_visits(engine, settings, AnalyticsSettings(), refit_zones=not args.keep_zone_models)
+        horizon = pruned_before(engine)
     finally:
         engine.dispose()
     summary = asdict(result)
     summary["seconds"] = round(result.seconds, 2)
+    summary["kept_before"] = horizon.isoformat() if horizon else None
+    if horizon is not None:
+        # After `presence prune` the observations of older visits are gone: those visits were kept, not rebuilt.
+        print(
+            f"presence rebuild: kept the {result.visits_kept} visits that start before {horizon:%Y-%m-%d %H:%M} UTC "
+            "as they were (`presence prune` deleted their observations); rebuilt the visits from then on",
+            file=sys.stderr,
+        )
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0

@@ -13,6 +13,7 @@ from analytics.report import report
 from analytics.settings import AnalyticsSettings
 from app.commands.export import add_naive_argument, window_analysis, write_rows
 from receiver.config import Settings
+from receiver.counts import COUNT_ONLY_REFUSAL
 from receiver.macs import normalize_mac
 from receiver.queries import local_day_bounds
 
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         print("presence report: --to is before --from", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    if settings.count_only:
+        print(f"presence report: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
+        return 2
     start, end = local_day_bounds(args.first, args.last, settings.tz)
     filters = Filters(
         ssid=args.ssid,

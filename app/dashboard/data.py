@@ -52,8 +52,9 @@ from app.commands.export import window_analysis
 from app.dashboard import tables
 from receiver import db
 from receiver.config import AccessPoint, Settings
+from receiver.count_frames import count_span
 from receiver.frames import load_observations, load_visits
-from receiver.models import APReport, Observation
+from receiver.models import APReport, DeviceCount, Observation, Visit
 from receiver.queries import ap_reports, local_day_bounds
 from receiver.visits_store import RefreshBusy, VisitsOutOfDate
 
@@ -87,10 +88,13 @@ class Source:
     database_url: str
     timezone: str
     access_points: tuple[AccessPoint, ...] = ()
+    count_only: bool = False  # PRESENCE_COUNT_ONLY: per-minute counts only, shown on the Counts page
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Source:
-        return cls(settings.database_url, settings.timezone, tuple(settings.access_points.values()))
+        return cls(
+            settings.database_url, settings.timezone, tuple(settings.access_points.values()), settings.count_only
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -152,20 +156,32 @@ def engine(database_url: str) -> Engine:
 
 @st.cache_data(ttl=SPAN_TTL, show_spinner=False)
 def span(src: Source) -> Span:
-    """Which days the observations cover; raises DatabaseUnavailable. A database without the table yet (the
-    receiver has never started) is empty."""
+    """Which days the data covers; raises DatabaseUnavailable. A database without the tables yet (the receiver
+    has never started) is empty.
+
+    The observations' days, from their last_seen index, reaching back to the first stored visit when
+    `presence prune` has deleted older observations (the visits still answer for those days). In count-only
+    mode, the days of the per-minute counts.
+    """
     try:
         eng = engine(src.database_url)
-        if not inspect(eng).has_table(Observation.__tablename__):
-            return Span()
-        table = Observation.__table__
-        # Both answered from the last_seen index, without a scan.
-        query = select(func.min(table.c.last_seen), func.max(table.c.last_seen))
-        with eng.connect() as connection:
-            first, last = connection.execute(query).one()
+        if src.count_only:
+            first, last = count_span(eng) if inspect(eng).has_table(DeviceCount.__tablename__) else (None, None)
+        else:
+            if not inspect(eng).has_table(Observation.__tablename__):
+                return Span()
+            table = Observation.__table__
+            query = select(func.min(table.c.last_seen), func.max(table.c.last_seen))  # both from the index
+            with eng.connect() as connection:
+                first, last = connection.execute(query).one()
+                if last is not None and inspect(eng).has_table(Visit.__tablename__):
+                    visits = Visit.__table__
+                    oldest_visit = connection.execute(select(func.min(visits.c.first_seen))).scalar()
+                    if oldest_visit is not None and _aware(oldest_visit) < _aware(first):
+                        first = oldest_visit
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {_reason(exc)}") from exc
-    if last is None:
+    if first is None or last is None:
         return Span()
     first, last = _aware(first), _aware(last)
     return Span(first.astimezone(src.tz).date(), last.astimezone(src.tz).date(), last)

@@ -16,6 +16,8 @@ class Guide:
     port: int
     engenius_configured: bool
     aerohive_configured: bool
+    meraki_secret_configured: bool = False
+    meraki_validator_configured: bool = False
 
     @property
     def base_url(self) -> str:
@@ -28,6 +30,14 @@ class Guide:
     @property
     def aerohive_url(self) -> str:
         return f"{self.base_url}/ingest/aerohive"
+
+    @property
+    def meraki_url(self) -> str:
+        return f"{self.base_url}/ingest/meraki"
+
+    @property
+    def meraki_configured(self) -> bool:
+        return self.meraki_secret_configured and self.meraki_validator_configured
 
     @property
     def health_url(self) -> str:
@@ -45,6 +55,20 @@ class Guide:
             return "The receiver has a HiveManager secret: enter the same one as the Access Token."
         return "No HiveManager secret yet: set PRESENCE_AEROHIVE_SECRET where the receiver runs."
 
+    @property
+    def meraki_status(self) -> str:
+        if self.meraki_configured:
+            return "The receiver has a Meraki secret and validator: enter the same secret in Meraki, then Validate."
+        missing = [
+            name
+            for name, configured in (
+                ("PRESENCE_MERAKI_SECRET (any long random text)", self.meraki_secret_configured),
+                ("PRESENCE_MERAKI_VALIDATOR (the validator Meraki shows)", self.meraki_validator_configured),
+            )
+            if not configured
+        ]
+        return f"Not ready for Meraki yet: set {' and '.join(missing)} where the receiver runs."
+
 
 def guide(settings: Settings, host_header: str | None, port: int = RECEIVER_PORT) -> Guide:
     """The guide for this installation; the host is the one the browser used to reach the dashboard, which is
@@ -55,4 +79,6 @@ def guide(settings: Settings, host_header: str | None, port: int = RECEIVER_PORT
         port=port,
         engenius_configured=settings.engenius_configured(),
         aerohive_configured=settings.aerohive_configured(),
+        meraki_secret_configured=bool(settings.meraki_secret),
+        meraki_validator_configured=bool(settings.meraki_validator),
     )

@@ -1,7 +1,10 @@
-"""The presence dashboard: a router that checks the database, draws the shared sidebar filters and runs one page.
+"""The presence dashboard: a router that asks for the password, checks the database, draws the shared sidebar
+filters and runs one page.
 
-`presence dashboard` serves this file. An unreadable configuration or database gets a message instead of a
-traceback; an empty database gets the page that says how to point the access points at the receiver.
+`presence dashboard` serves this file. When a password is configured (see `auth`), the login form comes before
+anything else: the configuration and the database are not read, and no page runs, until it is entered. An
+unreadable configuration or database gets a message instead of a traceback; an empty database gets the page that
+says how to point the access points at the receiver.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.dashboard import data, filters, ui
+from app.dashboard import auth, data, filters, ui
 from receiver.config import ConfigError
 
 # Not `pages/`: Streamlit treats a `pages/` folder beside the entry script as a legacy multipage app, and a first
@@ -36,11 +39,35 @@ def _pages() -> list[st.Page]:
     ]
 
 
+def _get_started() -> st.Page:
+    return st.Page(PAGES / "get_started.py", title="Get started", icon=":material/cable:")
+
+
+def _counts(*, default: bool = False) -> st.Page:
+    """The only page of a count-only installation (PRESENCE_COUNT_ONLY=1): no visits to show, only counts."""
+    return st.Page(PAGES / "counts.py", title="Counts", icon=":material/sensors:", default=default)
+
+
 def _options(src: data.Source):
     return lambda first, last: filters.FilterOptions(**data.filter_options(src, first, last))
 
 
 def main() -> None:
+    try:
+        creds = auth.configured()
+    except ConfigError as exc:
+        ui.configuration_error(exc)
+        return
+    if not auth.gate(creds):
+        # Only so that Streamlit resolves the page the URL names (a shared link to /visitors) and opens it after
+        # the login; no page runs, and nothing below reads the configuration or the database.
+        st.navigation([*_pages(), _get_started(), _counts()], position="hidden")
+        return
+    dashboard()
+    auth.logout_button()
+
+
+def dashboard() -> None:
     try:
         src = data.source()
     except ConfigError as exc:
@@ -52,11 +79,12 @@ def main() -> None:
         ui.database_unreachable(exc)
         return
     if held.empty:
-        st.navigation([st.Page(PAGES / "get_started.py", title="Get started", icon=":material/cable:")]).run()
+        st.navigation([_get_started()]).run()
         return
-    page = st.navigation(_pages())
+    page = st.navigation([_counts(default=True)] if src.count_only else _pages())
+    options = (lambda first, last: filters.FilterOptions()) if src.count_only else _options(src)
     try:
-        selection = filters.sidebar(held.first_day, held.last_day, data.today(src), _options(src))
+        selection = filters.sidebar(held.first_day, held.last_day, data.today(src), options)
         if WARM_UP_FLAG in sys.argv:
             data.warm_up(src, selection.first, selection.last)
         page.run()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import streamlit as st
+from streamlit import config
 
 from simulator.layout import default_shop
 
@@ -31,6 +33,9 @@ PRESENCE_VARIABLES = (
     "PRESENCE_PSEUDONYM_KEY",
     "PRESENCE_ENGENIUS_KEY",
     "PRESENCE_AEROHIVE_SECRET",
+    "PRESENCE_MERAKI_SECRET",
+    "PRESENCE_MERAKI_VALIDATOR",
+    "PRESENCE_DASHBOARD_PASSWORD",
 )
 
 
@@ -103,13 +108,27 @@ def simulated_shop(simulated_template: Shop, tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture
 def empty_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An installation whose database does not exist yet, with both vendor keys configured."""
+    """An installation whose database does not exist yet, with every vendor's keys configured."""
     for key in PRESENCE_VARIABLES:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PRESENCE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PRESENCE_ENGENIUS_KEY", "a-long-engenius-key")
     monkeypatch.setenv("PRESENCE_AEROHIVE_SECRET", "a-long-aerohive-secret")
+    monkeypatch.setenv("PRESENCE_MERAKI_SECRET", "a-long-meraki-secret")
+    monkeypatch.setenv("PRESENCE_MERAKI_VALIDATOR", "the-validator-meraki-shows")
     return tmp_path / "data"
+
+
+@pytest.fixture(autouse=True)
+def secrets_file(tmp_path: Path) -> Iterator[Path]:
+    """Where Streamlit reads secrets (the dashboard's passwords) during this test: a file of its own, absent unless
+    the test writes it, instead of the developer's ~/.streamlit/secrets.toml or ./.streamlit/secrets.toml."""
+    path = tmp_path / "streamlit" / "secrets.toml"
+    path.parent.mkdir()
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    yield path
+    config.set_option("secrets.files", saved)
 
 
 @pytest.fixture(autouse=True)

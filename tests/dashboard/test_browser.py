@@ -66,16 +66,24 @@ class Dashboard:
         return json.loads(done.stdout)
 
 
-@pytest.fixture
-def dashboard(simulated_template: Shop, tmp_path: Path) -> Iterator[Dashboard]:
-    """`presence dashboard` on a free loopback port against a private copy of the simulated shop."""
-    shop = Shop(tmp_path / "data", write_config(tmp_path / "presence.toml"), simulated_template.days)
-    shutil.copytree(simulated_template.data_dir, shop.data_dir)
+@contextlib.contextmanager
+def running_dashboard(template: Shop, tmp_path: Path, secrets: str | None = None) -> Iterator[Dashboard]:
+    """`presence dashboard` on a free loopback port against a private copy of the simulated shop.
+
+    It starts in `tmp_path` with HOME there too, so Streamlit reads no developer's secrets.toml: only `secrets`,
+    when given, written to ./.streamlit/secrets.toml as an installer would.
+    """
+    shop = Shop(tmp_path / "data", write_config(tmp_path / "presence.toml"), template.days)
+    shutil.copytree(template.data_dir, shop.data_dir)
+    if secrets is not None:
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(secrets)
     port = free_port()
     log = (tmp_path / "dashboard.log").open("wb")
     process = subprocess.Popen(
         [PRESENCE, "dashboard", "--host", "127.0.0.1", "--port", str(port)],
-        env={**clean_env(), **shop.env},
+        env={**clean_env(), **shop.env, "HOME": str(tmp_path)},
+        cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -88,6 +96,12 @@ def dashboard(simulated_template: Shop, tmp_path: Path) -> Iterator[Dashboard]:
         stop(process)
         log.close()
         print((tmp_path / "dashboard.log").read_text(errors="replace")[-4000:])
+
+
+@pytest.fixture
+def dashboard(simulated_template: Shop, tmp_path: Path) -> Iterator[Dashboard]:
+    with running_dashboard(simulated_template, tmp_path) as running:
+        yield running
 
 
 def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -105,6 +119,12 @@ def open_page(page, url: str, title: str, charts: int) -> float:
     """Open `url`, wait until the script finished and every chart is drawn; returns the seconds it took."""
     started = time.monotonic()
     page.goto(url, wait_until="domcontentloaded")
+    wait_until_drawn(page, title, charts)
+    return time.monotonic() - started
+
+
+def wait_until_drawn(page, title: str, charts: int) -> None:
+    """Wait until the page titled `title` finished its script and drew its charts, without an error."""
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=PAGE_TIMEOUT_MS)
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_TIMEOUT_MS)
     drawn = page.locator(".vega-embed canvas, .vega-embed svg.marks")
@@ -116,7 +136,6 @@ def open_page(page, url: str, title: str, charts: int) -> float:
     assert drawn.count() >= charts
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    return time.monotonic() - started
 
 
 def metric(page, label: str) -> str:
@@ -202,6 +221,95 @@ def test_every_page_in_a_real_browser(dashboard: Dashboard, tmp_path: Path) -> N
             browser.close()
     print("page timings (s):", {title: round(seconds, 2) for title, seconds in timings.items()})
     assert outside == [], f"the dashboard fetched from outside the machine: {outside[:5]}"
+
+
+PASSWORD = "a long shop password"
+# In the configuration (AP and zone names) and on every page once logged in, never on the wire before.
+SHOP_WORD = b"Fitting rooms"
+
+
+@pytest.fixture
+def protected_dashboard(simulated_template: Shop, tmp_path: Path) -> Iterator[Dashboard]:
+    """The dashboard with its password in ./.streamlit/secrets.toml, as an installer would set it."""
+    with running_dashboard(simulated_template, tmp_path, secrets=f'password = "{PASSWORD}"\n') as running:
+        yield running
+
+
+def test_nothing_is_shown_or_sent_before_the_password(protected_dashboard: Dashboard, tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    dashboard = protected_dashboard
+    received: list[bytes] = []  # everything the server sent over Streamlit's WebSocket
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on(
+                "websocket", lambda socket: socket.on("framereceived", lambda frame: received.append(_bytes(frame)))
+            )
+            # A shared link with a filter: first the login form and nothing else.
+            page.goto(f"{dashboard.url}/visitors?{filters.SSID}=Guest", wait_until="domcontentloaded")
+            password = page.get_by_label("Password", exact=True)
+            password.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert_login_form_only(page)
+            assert not any(SHOP_WORD in frame for frame in received)
+            screenshot(page, shots, "login")
+
+            password.fill("a long shop passwort")
+            password.press("Enter")
+            page.get_by_text("Wrong password.").wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert_login_form_only(page)
+            assert password.input_value() == ""  # the form forgets what was typed
+            assert not any(SHOP_WORD in frame for frame in received)
+            assert not any(b"passwort" in frame for frame in received)  # never echoed
+
+            password.fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            wait_until_drawn(page, "Visitors", PAGES["visitors"][1])
+            assert urlsplit(page.url).path == "/visitors"  # the link's page and filter, after the login
+            first, last = _default_days(dashboard)
+            guest = dashboard.report(first, last, "--ssid", "Guest")
+            assert metric(page, "Visitors") == f"{guest['visitors']:,}"
+            assert any(SHOP_WORD in frame for frame in received)  # the check above can fail
+            assert not any(PASSWORD.encode() in frame for frame in received)
+
+            page.get_by_role("button", name="Log out").click()
+            page.get_by_label("Password", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+            # Streamlit removes the page's elements once the run that drew the form has finished.
+            page.locator('[data-testid="stSidebar"]').wait_for(state="detached", timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert_login_form_only(page)
+
+            # The login belongs to one tab's session: another tab asks again.
+            other = browser.new_page(viewport={"width": 390, "height": 844})
+            other.goto(f"{dashboard.url}/zones", wait_until="domcontentloaded")
+            other.get_by_label("Password", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+            other.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+                timeout=PAGE_TIMEOUT_MS
+            )
+            assert_login_form_only(other)
+        finally:
+            browser.close()
+
+
+def assert_login_form_only(page) -> None:
+    assert page.locator("h1").all_inner_texts() == ["Presence"]
+    for hidden in (
+        '[data-testid="stMetric"]',
+        ".vega-embed",
+        '[data-testid="stDataFrame"]',
+        '[data-testid="stSidebar"]',
+    ):
+        assert page.locator(hidden).count() == 0, hidden
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _bytes(frame: str | bytes) -> bytes:
+    return frame.encode() if isinstance(frame, str) else frame
 
 
 def _outside(url: str) -> bool:

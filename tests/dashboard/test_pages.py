@@ -194,11 +194,23 @@ def test_empty_database_explains_how_to_connect_the_access_points(empty_shop) ->
     assert_clean(test)
     assert test.title[0].value == "No observations yet"
     text = "\n".join(block.value for block in test.markdown)
-    assert "/ingest/engenius" in text
-    assert "/ingest/aerohive" in text
-    assert "PRESENCE_ENGENIUS_KEY" in text
-    assert "PRESENCE_AEROHIVE_SECRET" in text
-    assert len(test.success) == 2  # both keys are configured
+    for vendor in ("engenius", "aerohive", "meraki"):
+        assert f"`http://<this machine's address>:8000/ingest/{vendor}`" in text
+    for setting in (
+        "PRESENCE_ENGENIUS_KEY",
+        "PRESENCE_AEROHIVE_SECRET",
+        "PRESENCE_MERAKI_SECRET",
+        "PRESENCE_MERAKI_VALIDATOR",
+    ):
+        assert setting in text
+    assert "**Validate**" in text  # Meraki's GET of the Post URL, answered with the validator
+    assert [header.value for header in test.subheader[:3]] == [
+        "EnGenius Cloud",
+        "Aerohive / HiveManager",
+        "Cisco Meraki",
+    ]
+    assert len(test.success) == 3  # every vendor's keys are configured
+    assert not test.warning
 
 
 def test_unreachable_database_is_an_error_message_not_a_traceback(empty_shop, monkeypatch) -> None:

@@ -149,5 +149,29 @@ def test_setup_guide_points_at_the_receiver_on_the_dashboards_host(tmp_path) -> 
     guide = setup.guide(settings, "shop-pc.local:8501")
     assert guide.engenius_url == "http://shop-pc.local:8000/ingest/engenius"
     assert guide.aerohive_url == "http://shop-pc.local:8000/ingest/aerohive"
-    assert (guide.engenius_configured, guide.aerohive_configured) == (False, True)
+    assert guide.meraki_url == "http://shop-pc.local:8000/ingest/meraki"
+    assert (guide.engenius_configured, guide.aerohive_configured, guide.meraki_configured) == (False, True, False)
     assert "PRESENCE_ENGENIUS_KEY" in guide.engenius_status
+    assert guide.meraki_status == (
+        "Not ready for Meraki yet: set PRESENCE_MERAKI_SECRET (any long random text) and "
+        "PRESENCE_MERAKI_VALIDATOR (the validator Meraki shows) where the receiver runs."
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "status"),
+    [
+        ({"PRESENCE_MERAKI_SECRET": "s3cret"}, "set PRESENCE_MERAKI_VALIDATOR (the validator Meraki shows) where"),
+        ({"PRESENCE_MERAKI_VALIDATOR": "v4lidator"}, "set PRESENCE_MERAKI_SECRET (any long random text) where"),
+        (
+            {"PRESENCE_MERAKI_SECRET": "s3cret", "PRESENCE_MERAKI_VALIDATOR": "v4lidator"},
+            "The receiver has a Meraki secret and validator",
+        ),
+    ],
+    ids=["secret-only", "validator-only", "both"],
+)
+def test_setup_guide_says_what_meraki_still_needs(tmp_path, env: dict[str, str], status: str) -> None:
+    guide = setup.guide(Settings.from_env({"PRESENCE_DATA_DIR": str(tmp_path), **env}), None)
+    assert guide.meraki_url == "http://<this machine's address>:8000/ingest/meraki"
+    assert guide.meraki_configured is (len(env) == 2)
+    assert status in guide.meraki_status

@@ -17,6 +17,7 @@ from app.cli import main
 from receiver import db
 from receiver.auth import verify_engenius_signature
 from receiver.config import ConfigError, Settings
+from receiver.counts import DEVICE_COUNTS, KEY_COLUMNS
 from receiver.macs import manufacturer_of, normalize_mac
 from receiver.models import Observation
 from receiver.pseudonyms import Pseudonymizer
@@ -244,6 +245,29 @@ def test_per_payload_storing_matches_batched_storing(tmp_path):
     finally:
         engine.dispose()
     assert sink.stored == sink.observations == count > 200
+
+
+def test_count_only_backfill_batches_counts_as_posting_each_payload_would(tmp_path):
+    """Merging a batch's counts in memory gives what the database's MAX merge gives payload by payload."""
+    counted = {}
+    for batch_rows in (0, 5000):
+        settings = make_settings(tmp_path / str(batch_rows), PRESENCE_COUNT_ONLY="1")
+        engine = db.make_engine(settings.database_url, writer=True)
+        db.migrate(engine)
+        try:
+            sink = DatabaseSink(settings, engine, batch_rows=batch_rows)
+            feed(simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(minutes=30), seed=15), sink)
+            sink.close()
+            with engine.connect() as connection:
+                assert connection.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+                counted[batch_rows] = connection.execute(
+                    select(DEVICE_COUNTS).order_by(*(DEVICE_COUNTS.c[name] for name in KEY_COLUMNS))
+                ).all()
+        finally:
+            engine.dispose()
+    assert counted[0] == counted[5000]
+    assert len(counted[0]) > 30  # a row per AP and minute heard
+    assert max(row.nearby for row in counted[0]) > 0
 
 
 def test_cli_backfills_the_configured_database_and_writes_the_truth(tmp_path, monkeypatch, capsys):

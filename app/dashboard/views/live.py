@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.dashboard import charts, data, filters, ui
+from app.dashboard import auth, charts, data, filters, ui
 
 st.title("Live")
 selection = filters.current()
@@ -17,6 +17,8 @@ st.caption(
 
 @st.fragment(run_every=data.LIVE_REFRESH)
 def live_panel() -> None:
+    if not auth.still_open():  # this rerun skips the router's gate: a login that no longer holds goes back to it
+        st.rerun()
     try:
         now = data.live(src, selection.filters)
     except data.DatabaseUnavailable as exc:
