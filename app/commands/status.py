@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from receiver import db, quarantine
 from receiver.config import Settings
+from receiver.count_frames import count_span
 from receiver.queries import ap_reports, observation_summary
 
 DEFAULT_SILENT_MINUTES = 10  # APs post every 30-60 s: ten minutes is ten or more missed reports in a row
@@ -47,11 +48,14 @@ def status(settings: Settings, silent_after: timedelta, now: datetime) -> dict:
     refused = [row for row in quarantine.entries(engine) if row["received_at"] > now - timedelta(days=1)]
     summary = observation_summary(engine)
     newest = summary["newest_last_seen"]
+    newest_count = count_span(engine)[1] if settings.count_only else None
     engine.dispose()
     return {
         "database": engine.dialect.name,
+        "count_only": settings.count_only,
         "observations": summary["observations_approx"],
         "newest_observation": newest.isoformat().replace("+00:00", "Z") if newest else None,
+        "newest_count_minute": newest_count.isoformat().replace("+00:00", "Z") if newest_count else None,
         "aps": aps,
         "silent_aps": sum(ap["silent"] for ap in aps),
         "quarantined_last_24h": len(refused),
@@ -71,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return 1 if report["silent_aps"] else 0
-    newest = report["newest_observation"] or "-"
-    print(f"database: {report['database']}, about {report['observations']:,} observations, newest {newest}")
+    if report["count_only"]:
+        newest = report["newest_count_minute"] or "-"
+        print(f"database: {report['database']}, count-only mode (no device identifiers), newest count {newest}")
+    else:
+        newest = report["newest_observation"] or "-"
+        print(f"database: {report['database']}, about {report['observations']:,} observations, newest {newest}")
     if not report["aps"]:
         print("no AP has reported yet: point EnGenius, Aerohive or Meraki at /ingest/<vendor> (see README)")
     for ap in report["aps"]:

@@ -492,3 +492,13 @@ def test_the_dashboard_of_a_count_only_installation_opens_on_counts(cli_env, cli
     assert not test.exception, [exception.message for exception in test.exception]
     assert [title.value for title in test.title] == ["Counts"]  # not Live, and not Get started: counts are data
     assert {metric.label: metric.value for metric in test.metric} == {"Nearby now": "1"}
+
+
+def test_status_says_count_only_and_when_the_newest_count_is(cli_env, known_counts, capsys):
+    assert cli.main(["status", "--format", "json"]) in (0, 1)  # the test's APs reported days ago: silent
+    report = json.loads(capsys.readouterr().out)
+    assert (report["count_only"], report["observations"]) == (True, 0)
+    assert report["newest_count_minute"] == "2026-11-17T08:00:00Z"
+    assert {ap["ap_mac"] for ap in report["aps"]} == {AP_1, AP_2, AP_3}
+    cli.main(["status"])
+    assert "count-only mode (no device identifiers), newest count 2026-11-17T08:00:00Z" in capsys.readouterr().out
