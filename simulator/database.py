@@ -12,6 +12,10 @@ POST (receiver.counts.minute_counts), and a batch's counts are merged by the sam
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -59,20 +63,35 @@ class DatabaseSink:
             self.flush()
 
     def flush(self) -> None:
-        if self._pending_counts:
-            counted = store_counts(self._engine, sorted(self._pending_counts.values(), key=_count_key))
-            self.stored += counted.stored
-            self.duplicates += counted.duplicates
-            self._pending_counts = {}
-        if not self._pending:
-            return
-        result = store_observations(self._engine, self._pending)
-        self.stored += result.stored
-        self.duplicates += result.duplicates
-        self._pending = []
+        # Ctrl-C waits until the batch is stored and counted: interrupted between the commit and the counting, the
+        # closing flush stored the same batch again and reported its rows as duplicates.
+        with _ctrl_c_deferred():
+            if self._pending_counts:
+                counted = store_counts(self._engine, sorted(self._pending_counts.values(), key=_count_key))
+                self.stored += counted.stored
+                self.duplicates += counted.duplicates
+                self._pending_counts = {}
+            if self._pending:
+                result = store_observations(self._engine, self._pending)
+                self.stored += result.stored
+                self.duplicates += result.duplicates
+                self._pending = []
 
     def close(self) -> None:
         self.flush()
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """SIGINT blocked for the block's duration (main thread, POSIX); a Ctrl-C meanwhile is delivered after it."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _count_key(row: CountRow) -> tuple:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+import simulator.database
 from app.cli import main
 from receiver import db
 from receiver.auth import verify_engenius_signature
@@ -245,6 +246,34 @@ def test_per_payload_storing_matches_batched_storing(tmp_path):
     finally:
         engine.dispose()
     assert sink.stored == sink.observations == count > 200
+
+
+def test_ctrl_c_during_a_write_is_taken_after_it_and_nothing_is_stored_twice(tmp_path, monkeypatch):
+    """Ctrl-C that lands while a batch is being written stops the run after the batch is stored and counted."""
+    settings = make_settings(tmp_path)
+    engine = db.make_engine(settings.database_url, writer=True)
+    db.migrate(engine)
+    real_store = simulator.database.store_observations
+    pressed = []
+
+    def store_then_ctrl_c(*args, **kwargs):
+        result = real_store(*args, **kwargs)
+        if not pressed:  # the user presses Ctrl-C once, just after the first commit
+            pressed.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(simulator.database, "store_observations", store_then_ctrl_c)
+    try:
+        sink = DatabaseSink(settings, engine, batch_rows=0)
+        assert feed(simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(minutes=20), seed=14), sink)
+        with engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(Observation)).scalar_one()
+    finally:
+        engine.dispose()
+    assert sink.payloads == 1  # stopped after the first write
+    assert (sink.stored, sink.duplicates) == (count, 0)
+    assert count > 0
 
 
 def test_count_only_backfill_batches_counts_as_posting_each_payload_would(tmp_path):
