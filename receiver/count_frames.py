@@ -6,7 +6,7 @@ pandas.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -40,16 +40,11 @@ def site_minutes(engine: Engine, start: datetime, end: datetime) -> pd.DataFrame
 
 
 def count_span(engine: Engine) -> tuple[datetime | None, datetime | None]:
-    """The first and last minute with counts (None, None while there are none), from the primary key's index."""
+    """The first and last minute with counts (None, None while there are none), from the primary key's index.
+
+    min() and max() keep the column's type, so both come back as aware UTC datetimes on either database.
+    """
     table = DEVICE_COUNTS
     with engine.connect() as connection:
         first, last = connection.execute(select(func.min(table.c.minute), func.max(table.c.minute))).one()
-    return _aware(first), _aware(last)
-
-
-def _aware(moment: datetime | str | None) -> datetime | None:
-    """A min/max of the UTC column: SQLite returns the stored text, PostgreSQL an aware datetime."""
-    if moment is None:
-        return None
-    value = pd.Timestamp(moment)
-    return (value.tz_localize(UTC) if value.tzinfo is None else value.tz_convert(UTC)).to_pydatetime()
+    return first, last

@@ -99,13 +99,12 @@ class Ingestor:
     def __init__(self, engine: Engine, normalizer: Normalizer) -> None:
         self.engine = engine
         self.normalizer = normalizer
-        # Taken from the normalizer's settings, so every path that stores (the views, `presence import`,
-        # `presence quarantine replay`) honours PRESENCE_COUNT_ONLY without being told.
-        self.count_only = normalizer.count_only
 
     def store(self, parsed: Parsed, received_at: datetime) -> StoreResult:
         reporters = [Reporter(ap_mac, parsed.vendor, self.normalizer.site_of(ap_mac)) for ap_mac in parsed.reporters]
-        if self.count_only:  # counted in memory: no observation row, no pseudonym is made (receiver.counts)
+        # The normalizer's settings decide, so every path that stores (the views, `presence import`, `presence
+        # quarantine replay`) honours PRESENCE_COUNT_ONLY without being told.
+        if self.normalizer.count_only:  # counted in memory: no observation row, no pseudonym (receiver.counts)
             counts = minute_counts(parsed.sightings, self.normalizer.site_of)
             return store_counts(self.engine, counts, reporters, received_at)
         rows = self.normalizer.rows(parsed.vendor, parsed.sightings, received_at)

@@ -51,7 +51,7 @@ class DatabaseSink:
         sightings = module.sightings(report.payload)  # type: ignore[attr-defined]
         if self._normalizer.count_only:
             for row in minute_counts(sightings, self._normalizer.site_of):
-                key = tuple(row[name] for name in KEY_COLUMNS)
+                key = _count_key(row)
                 merged = self._pending_counts.setdefault(key, row)
                 for name in COUNT_COLUMNS:
                     merged[name] = max(merged[name], row[name])  # type: ignore[call-overload]

@@ -165,16 +165,17 @@ def span(src: Source) -> Span:
     """
     try:
         eng = engine(src.database_url)
+        tables = inspect(eng)
         if src.count_only:
-            first, last = count_span(eng) if inspect(eng).has_table(DeviceCount.__tablename__) else (None, None)
+            first, last = count_span(eng) if tables.has_table(DeviceCount.__tablename__) else (None, None)
         else:
-            if not inspect(eng).has_table(Observation.__tablename__):
+            if not tables.has_table(Observation.__tablename__):
                 return Span()
             table = Observation.__table__
             query = select(func.min(table.c.last_seen), func.max(table.c.last_seen))  # both from the index
             with eng.connect() as connection:
                 first, last = connection.execute(query).one()
-                if last is not None and inspect(eng).has_table(Visit.__tablename__):
+                if last is not None and tables.has_table(Visit.__tablename__):
                     visits = Visit.__table__
                     oldest_visit = connection.execute(select(func.min(visits.c.first_seen))).scalar()
                     if oldest_visit is not None and _aware(oldest_visit) < _aware(first):
