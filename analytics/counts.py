@@ -1,6 +1,6 @@
 """Count-only figures: per site and site-local hour or day, from the per-minute device counts (no identifiers).
 
-The input is `receiver.count_frames.site_minutes`: per site and UTC minute, the most devices, nearby devices (strongest
+The input is `store.count_frames.site_minutes`: per site and UTC minute, the most devices, nearby devices (strongest
 signal that minute at or above the visitor threshold), connected and randomized devices any one of the site's APs
 reported. A minute without a row had no device heard (or no report arrived): it counts as 0. Every figure is
 therefore a lower bound of the devices present (docs/operations.md, Privacy).

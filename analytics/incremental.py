@@ -1,6 +1,6 @@
 """Incremental visits: new observations merged into the stored visits they touch, as pure DataFrame functions.
 
-A stored visit keeps, besides its summary row, what merging and zones need (receiver.visits_store stores it):
+A stored visit keeps, besides its summary row, what merging and zones need (store.visits stores it):
 - `cells`: per fingerprint period and AP, the sum and count of rssi_avg (the fingerprint means of `zones`);
 - `power`: per AP, the received power in mW summed over its observations (the weights of `zones.visit_positions`);
 - for ssid and manufacturer, the sort key (first_seen, last_seen, observation id) of the observation that gave
@@ -27,7 +27,7 @@ from analytics.schema import TIME_DTYPE
 from analytics.settings import AnalyticsSettings
 from analytics.visits import label_visits
 
-# The columns of a stored visit that merging reads and writes (receiver.visits_store keeps them).
+# The columns of a stored visit that merging reads and writes (store.visits keeps them).
 RANK_COLUMNS = {
     "ssid": ("ssid_first_ns", "ssid_last_ns", "ssid_observation"),
     "manufacturer": ("manufacturer_first_ns", "manufacturer_last_ns", "manufacturer_observation"),

@@ -1,7 +1,7 @@
 """The whole analysis of a window, and the report dict built from it (what the CLI prints and the dashboard shows).
 
 `analyse` runs the pipeline once: filter observations -> visits -> zones -> zone filter -> classification.
-`analyse_visits` does the same from stored visits (receiver.visits_store keeps them up to date; receiver.frames
+`analyse_visits` does the same from stored visits (store.visits keeps them up to date; store.frames
 loads them), which is what `presence report` uses unless a filter needs the observations themselves.
 Everything else here reads an `Analysis`; the dashboard calls the same functions for its KPIs and charts.
 """
@@ -82,7 +82,7 @@ def analyse(
     """Run the pipeline on `observations` for the window [window_start, window_end) (aware datetimes).
 
     Pass observations from `settings.history` before window_start to `settings.visit_lookahead` after window_end
-    (receiver.frames loads exactly that); others are ignored. Visits count in the window when they start in it,
+    (store.frames loads exactly that); others are ignored. Visits count in the window when they start in it,
     and keep their whole length up to the look-ahead. The zone model is fitted on the window's observations before any
     filter, so a filter never renames zones.
     """
@@ -142,7 +142,7 @@ def analyse_visits(
     device_counts: DeviceCounts | None = None,
     moves: pd.DataFrame | None = None,
 ) -> Analysis:
-    """`analyse` from stored visits (receiver.frames.load_visits): the same Analysis, without the observations.
+    """`analyse` from stored visits (store.frames.load_visits): the same Analysis, without the observations.
 
     Stored visits are whole: they are not cut at the history's start or the look-ahead's end as visits made
     from a window's observations are, which changes nothing unless a visit spans one of those moments. Zones

@@ -8,7 +8,7 @@ import pandas as pd
 
 TIME_DTYPE = "datetime64[ns, UTC]"
 
-# Column -> dtype. `receiver.frames.load_observations` returns these; tests build them by hand.
+# Column -> dtype. `store.frames.load_observations` returns these; tests build them by hand.
 OBSERVATION_DTYPES: dict[str, str] = {
     "site": "str",
     "ap_mac": "str",
@@ -64,7 +64,7 @@ class DeviceCounts:
     """Distinct (site, device) pairs with a visit starting in a window, counted where the visits are stored.
 
     A report counts passersby as every device seen minus visitors and staff, so it needs these counts, not the
-    passersby's visits (receiver.frames.load_visits counts them without reading them). `daily` is indexed by
+    passersby's visits (store.frames.load_visits counts them without reading them). `daily` is indexed by
     the window's site-local days (naive midnights); `randomized` counts the randomized devices among `devices`.
     """
 
@@ -73,7 +73,7 @@ class DeviceCounts:
     daily: pd.Series
 
 
-# Column -> dtype of stored visits (receiver.frames.load_visits; analytics.report.analyse_visits reads them).
+# Column -> dtype of stored visits (store.frames.load_visits; analytics.report.analyse_visits reads them).
 STORED_VISIT_DTYPES: dict[str, str] = {
     "visit": "int64",
     "site": "str",

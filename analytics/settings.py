@@ -47,7 +47,7 @@ class AnalyticsSettings:
     # The zone model is fitted on at most this many fingerprints per site, drawn with `random_state`; every
     # fingerprint is then labelled, so a busy shop's week stays fast.
     zone_fit_sample: int = 200_000
-    # Incremental visits (receiver.visits_store) keep one zone model per site, fitted on the site's latest this
+    # Incremental visits (store.visits) keep one zone model per site, fitted on the site's latest this
     # much of visits, as a report of a week is fitted on that week (our choice: a week holds every weekday).
     zone_fit_window: timedelta = timedelta(days=7)
     # Seed of every stochastic step (the zone model's sample and k-means).

@@ -21,7 +21,7 @@ from analytics.settings import AnalyticsSettings
 
 
 class NamedAccessPoint(Protocol):
-    """What zones need to know about an AP (receiver.config.AccessPoint has it; read-only, so frozen dataclasses
+    """What zones need to know about an AP (config.settings.AccessPoint has it; read-only, so frozen dataclasses
     qualify)."""
 
     @property
@@ -38,7 +38,7 @@ class NamedAccessPoint(Protocol):
 class NearestCenters:
     """A fitted k-means reduced to what prediction needs: each row goes to its nearest centre (Euclidean).
 
-    This is what a persisted zone model is (receiver.visits_store keeps the centres in the database), and it
+    This is what a persisted zone model is (store.visits keeps the centres in the database), and it
     predicts as `KMeans.predict` does without importing scikit-learn, which costs a second at start-up.
     """
 
@@ -203,7 +203,7 @@ def period_zones(labelled: pd.DataFrame, model: ZoneModel, settings: AnalyticsSe
 def cell_fingerprints(cells: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """`fingerprints` from cells: one row per `keys` + period with the rssi_avg `rssi_sum` and `count` of one AP.
 
-    A stored visit keeps its cells instead of its observations (receiver.visits_store): the mean of a cell is
+    A stored visit keeps its cells instead of its observations (store.visits): the mean of a cell is
     the same mean `fingerprints` takes, so zones come out the same. `period` is the period start in ns since
     the epoch (int64) or a UTC time.
     """

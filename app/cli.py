@@ -21,7 +21,7 @@ from app.commands import (
     simulate,
     status,
 )
-from receiver.config import ConfigError
+from config.settings import ConfigError
 
 COMMANDS = (
     demo,

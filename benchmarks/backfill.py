@@ -25,12 +25,12 @@ from pathlib import Path
 
 from benchmarks.baseline import bare_sqlite_insert, stored_rows
 from benchmarks.docs import machine, write_section
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
 from simulator.backfill import DEFAULT_PROCESSES, backfill_database
 from simulator.database import BACKFILL_BATCH_ROWS, DatabaseSink
 from simulator.layout import default_shop
 from simulator.run import feed, simulate
+from store import db
 
 SECTION = "## Backfill"
 # Four whole weeks ending on a Monday midnight, so every weekday appears four times.

@@ -59,12 +59,12 @@ from sqlalchemy import func, select
 
 from benchmarks.docs import machine, write_section
 from benchmarks.ingest import percentile
-from receiver import db
-from receiver.config import Settings
-from receiver.models import Observation
+from config.settings import Settings
 from simulator.layout import Shop, default_shop
 from simulator.run import simulate
 from simulator.send import Sender
+from store import db
+from store.models import Observation
 from tests.servers import running_receiver
 
 HEADING = "## Load"

@@ -39,8 +39,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
+from store import db
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -227,9 +227,9 @@ import os
 os.environ["PRESENCE_DATABASE_URL"] = url
 from datetime import date
 if action == "refresh":
-    from receiver import db
-    from receiver.config import Settings
-    from receiver.visits_store import refresh_visits
+    from store import db
+    from config.settings import Settings
+    from store.visits import refresh_visits
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
     db.migrate(engine)
@@ -242,8 +242,8 @@ else:
     from analytics.report import report
     from analytics.settings import AnalyticsSettings
     from app.commands.export import window_analysis
-    from receiver.config import Settings
-    from receiver.queries import local_day_bounds
+    from config.settings import Settings
+    from store.queries import local_day_bounds
     inner = time.perf_counter()
     settings = Settings.from_env()
     start, end = local_day_bounds(date.fromisoformat(first), date.fromisoformat(last), settings.tz)

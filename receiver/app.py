@@ -13,15 +13,16 @@ from flask import Flask, Request, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from receiver import db, metrics, quarantine
+from config.settings import Settings
+from receiver import metrics, quarantine
 from receiver.auth import verify_engenius_signature, verify_shared_secret
-from receiver.config import Settings
 from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, TooManyRefusals, Unauthorized
 from receiver.ingest import Ingestor, Parsed, decode, parse
 from receiver.limits import RefusalLimit, RefusalLimiter
-from receiver.observations import Normalizer
 from receiver.openapi import openapi_document
-from receiver.store import StoreResult
+from store import db
+from store.observations import StoreResult
+from store.records import Normalizer
 
 log = logging.getLogger("presence.receiver")
 

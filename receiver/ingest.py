@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from receiver.counts import minute_counts, store_counts
 from receiver.errors import InvalidPayload, MalformedBody
-from receiver.observations import Normalizer, Sighting
-from receiver.store import Reporter, StoreResult, store_observations
 from receiver.vendors import aerohive, engenius, meraki
+from store.counts import minute_counts, store_counts
+from store.observations import Reporter, StoreResult, store_observations
+from store.records import Normalizer, Sighting
 
 VENDORS = ("engenius", "aerohive", "meraki")
 
@@ -104,7 +104,7 @@ class Ingestor:
         reporters = [Reporter(ap_mac, parsed.vendor, self.normalizer.site_of(ap_mac)) for ap_mac in parsed.reporters]
         # The normalizer's settings decide, so every path that stores (the views, `presence import`, `presence
         # quarantine replay`) honours PRESENCE_COUNT_ONLY without being told.
-        if self.normalizer.count_only:  # counted in memory: no observation row, no pseudonym (receiver.counts)
+        if self.normalizer.count_only:  # counted in memory: no observation row, no pseudonym (store.counts)
             counts = minute_counts(parsed.sightings, self.normalizer.site_of)
             return store_counts(self.engine, counts, reporters, received_at)
         rows = self.normalizer.rows(parsed.vendor, parsed.sightings, received_at)

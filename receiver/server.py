@@ -8,9 +8,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
 from receiver.logs import configure_json_logging
+from store import db
 
 # Not receiver.metrics: prometheus-client picks its multiprocess storage when first imported, which must
 # happen after PROMETHEUS_MULTIPROC_DIR is set (in serve) and is done by each worker in load().

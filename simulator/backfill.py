@@ -15,12 +15,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
-from receiver import db
-from receiver.config import Settings
-from receiver.store import rebuild_ap_reports
+from config.settings import Settings
 from simulator.database import DatabaseSink
 from simulator.layout import Shop, shop_from_settings
 from simulator.run import Simulation, Summary, feed, simulate
+from store import db
+from store.observations import rebuild_ap_reports
 
 # The demo machine has two cores; more processes than cores only queue for SQLite's write lock.
 DEFAULT_PROCESSES = min(2, os.cpu_count() or 1)

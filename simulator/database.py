@@ -1,13 +1,13 @@
 """Writing simulated reports straight into the database, through exactly the receiver's own code path.
 
-payload model → vendor `sightings()` (Meraki v3: one per location and AP) → receiver.observations.Normalizer.rows
-→ receiver.store.store_observations, with `received_at` = the time the AP posts: what
+payload model → vendor `sightings()` (Meraki v3: one per location and AP) → store.records.Normalizer.rows
+→ store.observations.store_observations, with `received_at` = the time the AP posts: what
 receiver.ingest.Ingestor.store does for each POST, minus the validation the payload models already had. Backfill
 batches several payloads into one `store_observations` call (one transaction): with synchronous=FULL SQLite waits
 for the disk at every commit, and a call per payload spent most of its time waiting (see docs/benchmarks.md).
 Deduplication is unchanged: within a batch by dedupe key, across batches by the unique index, exactly as for
 separate POSTs. In count-only mode (PRESENCE_COUNT_ONLY=1) each payload is counted as the receiver counts a
-POST (receiver.counts.minute_counts), and a batch's counts are merged by the same MAX the database applies.
+POST (store.counts.minute_counts), and a batch's counts are merged by the same MAX the database applies.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from receiver.config import Settings
-from receiver.counts import COUNT_COLUMNS, KEY_COLUMNS, CountRow, minute_counts, store_counts
-from receiver.observations import Normalizer, ObservationRow
-from receiver.store import store_observations
+from config.settings import Settings
 from receiver.vendors import aerohive, engenius, meraki
+from store.counts import COUNT_COLUMNS, KEY_COLUMNS, CountRow, minute_counts, store_counts
+from store.observations import store_observations
+from store.records import Normalizer, ObservationRow
 
 if TYPE_CHECKING:
     from simulator.run import Report

@@ -21,7 +21,7 @@ MANUFACTURER_SHARES = {
 }
 MANUFACTURERS = tuple(MANUFACTURER_SHARES)
 
-# OUIs registered to each company in the IEEE registry that receiver.macs.manufacturer_of reads (a test checks
+# OUIs registered to each company in the IEEE registry that devices.macs.manufacturer_of reads (a test checks
 # every one); several per company, as real phones spread over many blocks and so random NICs rarely collide.
 OUIS = {
     "Apple": ("f0:18:98", "3c:22:fb", "a4:83:e7", "f4:0f:24", "bc:d0:74", "8c:85:90", "68:d9:3c", "fc:e9:98"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from receiver.config import ConfigError, Settings
+from config.settings import ConfigError, Settings
 
 # Margin around the outermost configured APs taken as the shop's walls: APs hang a few metres inside the walls.
 FLOOR_MARGIN_M = 3.0

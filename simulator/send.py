@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from receiver.config import ConfigError, Settings
+from config.settings import ConfigError, Settings
 from receiver.vendors.engenius import EnGeniusPayload
 from receiver.vendors.meraki import MerakiPayloadV3
 from simulator import render

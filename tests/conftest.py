@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from config.settings import Settings
 from receiver.app import create_app
-from receiver.config import Settings
-from receiver.models import Observation
+from store.models import Observation
 
 ENGENIUS_KEY = "engenius-test-key"
 AEROHIVE_SECRET = "aerohive-test-secret"

@@ -12,10 +12,10 @@ import pandas as pd
 from analytics.counts import INTERVALS, interval_summary
 from app.commands.export import write_rows
 from app.commands.report import add_report_window
-from receiver import db
-from receiver.config import Settings
-from receiver.count_frames import site_minutes
-from receiver.queries import local_day_bounds
+from config.settings import Settings
+from store import db
+from store.count_frames import site_minutes
+from store.queries import local_day_bounds
 
 FIGURES = ("peak_nearby", "avg_nearby", "peak_devices", "peak_connected", "minutes_heard")
 HEADINGS = {

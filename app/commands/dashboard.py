@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from app.dashboard import passwords
-from receiver.config import Settings
+from config.settings import Settings
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py"
 DEFAULT_PORT = 8501

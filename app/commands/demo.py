@@ -23,9 +23,9 @@ from urllib.error import URLError
 from urllib.request import urlopen
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from receiver import db
-from receiver.config import Settings
-from receiver.queries import observation_summary
+from config.settings import Settings
+from store import db
+from store.queries import observation_summary
 
 # Candidate site time zones for a first run, tried in order: the demo's shop should be open while someone watches.
 DEMO_TIMEZONES = (

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from receiver import db, retention
-from receiver.config import Settings
-from receiver.macs import normalize_mac
-from receiver.retention import ErasureResult
-from receiver.visits_store import RefreshBusy
+from config.settings import Settings
+from devices.macs import normalize_mac
+from store import db, retention
+from store.retention import ErasureResult
+from store.visits import RefreshBusy
 
 
 def register(subcommands) -> None:

@@ -15,13 +15,13 @@ import pandas as pd
 from analytics.filters import Filters
 from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, needs_observations, visit_table
 from analytics.settings import AnalyticsSettings
-from receiver import db
-from receiver.config import Settings
-from receiver.counts import COUNT_ONLY_REFUSAL
-from receiver.frames import load_observations, load_visits
-from receiver.models import OBSERVATION_EXPORT_COLUMNS
-from receiver.queries import iter_observations, local_day_bounds
-from receiver.visits_store import refresh_visits
+from config.settings import Settings
+from store import db
+from store.counts import COUNT_ONLY_REFUSAL
+from store.frames import load_observations, load_visits
+from store.models import OBSERVATION_EXPORT_COLUMNS
+from store.queries import iter_observations, local_day_bounds
+from store.visits import refresh_visits
 
 
 def register(subcommands) -> None:

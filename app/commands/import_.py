@@ -8,11 +8,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
 from receiver.imports import ImportSummary, captures, import_capture
 from receiver.ingest import VENDORS, Ingestor
-from receiver.observations import Normalizer
+from store import db
+from store.records import Normalizer
 
 
 def register(subcommands) -> None:

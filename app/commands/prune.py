@@ -7,10 +7,10 @@ import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 
-from receiver import db, retention
-from receiver.config import Settings
-from receiver.retention import PruneResult
-from receiver.visits_store import RefreshBusy, VisitsOutOfDate
+from config.settings import Settings
+from store import db, retention
+from store.retention import PruneResult
+from store.visits import RefreshBusy, VisitsOutOfDate
 
 
 def register(subcommands) -> None:

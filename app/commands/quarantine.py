@@ -7,11 +7,12 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from receiver import db, quarantine
-from receiver.config import Settings
+from config.settings import Settings
 from receiver.errors import ReceiverError
 from receiver.ingest import NOT_PARSED, Ingestor, decode
-from receiver.observations import Normalizer
+from receiver.quarantine import replay
+from store import db, quarantine
+from store.records import Normalizer
 
 
 def register(subcommands) -> None:
@@ -69,7 +70,7 @@ def run_replay(args: argparse.Namespace) -> int:
     failures = 0
     for entry_id in ids:
         try:
-            result = quarantine.replay(engine, ingestor, entry_id, datetime.now(UTC))
+            result = replay(engine, ingestor, entry_id, datetime.now(UTC))
         except (ReceiverError, LookupError) as exc:
             failures += 1
             print(f"{entry_id}: still refused: {getattr(exc, 'message', exc)}")

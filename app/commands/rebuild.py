@@ -9,9 +9,9 @@ import sys
 from dataclasses import asdict
 
 from analytics.settings import AnalyticsSettings
-from receiver import db
-from receiver.config import Settings
-from receiver.visits_store import pruned_before, rebuild_visits
+from config.settings import Settings
+from store import db
+from store.visits import pruned_before, rebuild_visits
 
 
 def register(subcommands) -> None:

@@ -12,10 +12,10 @@ from analytics.filters import Filters
 from analytics.report import report
 from analytics.settings import AnalyticsSettings
 from app.commands.export import add_naive_argument, window_analysis, write_rows
-from receiver.config import Settings
-from receiver.counts import COUNT_ONLY_REFUSAL
-from receiver.macs import normalize_mac
-from receiver.queries import local_day_bounds
+from config.settings import Settings
+from devices.macs import normalize_mac
+from store.counts import COUNT_ONLY_REFUSAL
+from store.queries import local_day_bounds
 
 
 def register(subcommands) -> None:

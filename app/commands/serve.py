@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from receiver.config import Settings
+from config.settings import Settings
 from receiver.server import DEFAULT_WORKERS, serve
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import make_url
 
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
+from store import db
 
 DEFAULT_DAYS = 7.0
 # simulator.run.VENDOR_CHOICES, repeated so that `presence --help` and the other commands never import numpy.

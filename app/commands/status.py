@@ -6,10 +6,10 @@ import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
-from receiver import db, quarantine
-from receiver.config import Settings
-from receiver.count_frames import count_span
-from receiver.queries import ap_reports, observation_summary
+from config.settings import Settings
+from store import db, quarantine
+from store.count_frames import count_span
+from store.queries import ap_reports, observation_summary
 
 DEFAULT_SILENT_MINUTES = 10  # APs post every 30-60 s: ten minutes is ten or more missed reports in a row
 

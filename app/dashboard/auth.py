@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.dashboard.passwords import Attempts, Credentials, credentials, secret_file_paths
-from receiver.config import ConfigError
+from config.settings import ConfigError
 
 WRONG_PASSWORD_DELAY = timedelta(seconds=1)  # guessing through one session is slow
 LOCAL_ADDRESS = "localhost"  # st.context.ip_address is None for a browser on this machine

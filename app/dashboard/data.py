@@ -50,13 +50,13 @@ from analytics.settings import AnalyticsSettings
 from analytics.zones import zone_name
 from app.commands.export import window_analysis
 from app.dashboard import tables
-from receiver import db
-from receiver.config import AccessPoint, Settings
-from receiver.count_frames import count_span
-from receiver.frames import load_observations, load_visits
-from receiver.models import APReport, DeviceCount, Observation, Visit
-from receiver.queries import ap_reports, local_day_bounds
-from receiver.visits_store import RefreshBusy, VisitsOutOfDate
+from config.settings import AccessPoint, Settings
+from store import db
+from store.count_frames import count_span
+from store.frames import load_observations, load_visits
+from store.models import APReport, DeviceCount, Observation, Visit
+from store.queries import ap_reports, local_day_bounds
+from store.visits import RefreshBusy, VisitsOutOfDate
 
 HISTORY_TTL = timedelta(minutes=10)  # how stale a report may get while data keeps arriving
 SPAN_TTL = timedelta(minutes=1)

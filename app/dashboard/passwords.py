@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from receiver.config import ConfigError
+from config.settings import ConfigError
 
 PASSWORD_ENV = "PRESENCE_DASHBOARD_PASSWORD"
 SHARED_KEY = "password"  # secrets.toml: the shared password

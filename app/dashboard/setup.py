@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from receiver.config import Settings
+from config.settings import Settings
 
 RECEIVER_PORT = 8000  # `presence serve`'s default --port
 

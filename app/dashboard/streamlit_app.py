@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.dashboard import auth, data, filters, ui
-from receiver.config import ConfigError
+from config.settings import ConfigError
 
 # Not `pages/`: Streamlit treats a `pages/` folder beside the entry script as a legacy multipage app, and a first
 # visit to a shared link such as /visitors would then run that page without this router (and its filters).

@@ -12,8 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from receiver.observations import Sighting
 from receiver.vendors.types import Coordinate, EpochTime, IsoTime, MacAddress, Rssi, Text
+from store.records import Sighting
 
 VENDOR = "aerohive"
 

@@ -10,8 +10,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from receiver.observations import Sighting
 from receiver.vendors.types import Count, EpochTime, MacAddress, Rssi
+from store.records import Sighting
 
 VENDOR = "engenius"
 

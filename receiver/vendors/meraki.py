@@ -18,8 +18,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from receiver.observations import Sighting
 from receiver.vendors.types import RSSI_FLOOR_DBM, EpochTime, IsoTime, MacAddress, Text
+from store.records import Sighting
 
 VENDOR = "meraki"
 WIFI_TYPES = {2: "DevicesSeen", 3: "WiFi"}

@@ -19,13 +19,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from analytics.report import analyse, report
 from analytics.settings import AnalyticsSettings
-from receiver import db
-from receiver.config import AccessPoint
-from receiver.frames import load_observations
-from receiver.pseudonyms import Pseudonymizer
+from config.settings import AccessPoint
+from devices.pseudonyms import Pseudonymizer
 from simulator.backfill import backfill_database
 from simulator.layout import Shop, ShopAP, default_shop
 from simulator.truth import write_csv
+from store import db
+from store.frames import load_observations
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow

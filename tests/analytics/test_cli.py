@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.cli import main
-from receiver.models import OBSERVATION_EXPORT_COLUMNS
-from receiver.pseudonyms import Pseudonymizer
+from devices.pseudonyms import Pseudonymizer
+from store.models import OBSERVATION_EXPORT_COLUMNS
 from tests.conftest import dumps, sign
 
 AP = "ac:86:74:82:9a:30"

@@ -1,4 +1,4 @@
-"""receiver.frames: observations stored through the receiver come back as a typed DataFrame for a window."""
+"""store.frames: observations stored through the receiver come back as a typed DataFrame for a window."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from receiver.frames import FRAME_DTYPES, load_observations
+from store.frames import FRAME_DTYPES, load_observations
 from tests.conftest import dumps, sign
 
 AP = "AC:86:74:82:9A:30"

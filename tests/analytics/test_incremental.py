@@ -25,7 +25,7 @@ ONE_PASS_COLUMNS = ["site", "device", "first_seen", "last_seen", "max_rssi", "as
 
 
 class Store:
-    """An in-memory stand-in for receiver.visits_store: the stored visits, their cells and power."""
+    """An in-memory stand-in for store.visits: the stored visits, their cells and power."""
 
     def __init__(self) -> None:
         self.visits: pd.DataFrame | None = None

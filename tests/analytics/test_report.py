@@ -10,7 +10,7 @@ import pandas as pd
 
 from analytics.report import analyse, build_report, daily_series, visit_table
 from analytics.schema import typed_observations
-from receiver.config import AccessPoint
+from config.settings import AccessPoint
 from tests.analytics.builders import AP1, frame, observation, stay
 
 TZ = ZoneInfo("Europe/Amsterdam")  # UTC+1 in November

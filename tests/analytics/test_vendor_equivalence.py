@@ -45,11 +45,11 @@ import pytest
 from analytics.report import Analysis, analyse, report
 from analytics.settings import AnalyticsSettings
 from app.commands.export import load_window
-from receiver.config import AccessPoint
-from receiver.queries import local_day_bounds
+from config.settings import AccessPoint
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
 from simulator.run import VENDORS
+from store.queries import local_day_bounds
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow

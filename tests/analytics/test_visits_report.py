@@ -21,15 +21,15 @@ from sklearn.metrics import adjusted_rand_score
 from analytics.filters import Filters
 from analytics.report import Analysis, analyse, analyse_visits, report, visit_table, zone_transitions
 from analytics.settings import AnalyticsSettings
-from receiver import db
-from receiver.config import AccessPoint, Settings
-from receiver.frames import load_observations, load_visits
-from receiver.pseudonyms import Pseudonymizer
-from receiver.queries import local_day_bounds
-from receiver.visits_store import refresh_visits
+from config.settings import AccessPoint, Settings
+from devices.pseudonyms import Pseudonymizer
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
 from simulator.truth import write_csv
+from store import db
+from store.frames import load_observations, load_visits
+from store.queries import local_day_bounds
+from store.visits import refresh_visits
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from analytics.filters import Filters
 from analytics.report import analyse, build_report, zone_stats, zone_transitions
 from analytics.settings import AnalyticsSettings
 from analytics.zones import visit_zones
-from receiver.config import AccessPoint
+from config.settings import AccessPoint
 from tests.analytics.builders import AP1, AP2, AP3, MONDAY, at, frame, stay
 
 START, END = MONDAY, MONDAY + timedelta(days=1)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.dashboard import auth, data, filters, passwords
 from app.dashboard.passwords import Attempts, Credentials, credentials, secret_files
-from receiver.config import ConfigError
+from config.settings import ConfigError
 from tests.dashboard.conftest import ENTRY, Shop
 from tests.dashboard.test_pages import TIMEOUT, cli_report, default_days
 

@@ -10,7 +10,7 @@ import pytest
 import vl_convert
 
 from app.dashboard import charts, ui
-from receiver.config import AccessPoint
+from config.settings import AccessPoint
 
 HOURS = pd.date_range("2026-11-02 10:00", periods=8, freq="15min")
 DAYS = pd.date_range("2026-11-02", periods=7, freq="D")

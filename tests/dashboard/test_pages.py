@@ -13,10 +13,10 @@ from analytics.report import analyse, live_occupancy
 from analytics.settings import AnalyticsSettings
 from app import cli
 from app.dashboard import data, filters, ui
-from receiver import db
-from receiver.config import Settings
-from receiver.frames import load_observations
-from receiver.queries import local_day_bounds
+from config.settings import Settings
+from store import db
+from store.frames import load_observations
+from store.queries import local_day_bounds
 from tests.dashboard.conftest import ENTRY, Shop, yesterday_at
 
 TIMEOUT = 300  # a cold first run reads and analyses the whole simulated database

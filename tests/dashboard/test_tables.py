@@ -10,7 +10,7 @@ import pytest
 
 from analytics.filters import Filters
 from app.dashboard import filters, setup, tables, ui
-from receiver.config import Settings
+from config.settings import Settings
 
 NOW = datetime(2026, 11, 4, 15, 0, tzinfo=UTC)  # a Wednesday
 

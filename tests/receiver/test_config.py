@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.config import AccessPoint, ConfigError, Settings
+from config.settings import AccessPoint, ConfigError, Settings
 
 
 def test_defaults_put_everything_under_the_data_directory(tmp_path):

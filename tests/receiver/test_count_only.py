@@ -16,14 +16,14 @@ from sqlalchemy import inspect, select, text
 
 from analytics.counts import interval_summary, nearby_now
 from app import cli
-from receiver import quarantine
+from config.settings import ConfigError
+from devices.pseudonyms import Pseudonymizer
 from receiver.app import create_app
-from receiver.config import ConfigError
-from receiver.counts import COUNT_ONLY_REFUSAL, DEVICE_COUNTS
 from receiver.ingest import Ingestor, decode, parse
-from receiver.observations import Normalizer
-from receiver.pseudonyms import Pseudonymizer
-from receiver.queries import ap_reports
+from store import quarantine as stored_quarantine
+from store.counts import COUNT_ONLY_REFUSAL, DEVICE_COUNTS
+from store.queries import ap_reports
+from store.records import Normalizer
 from tests.conftest import AEROHIVE_SECRET, count_observations, dumps, make_settings, sign
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -264,9 +264,9 @@ def test_an_invalid_post_writes_nothing_and_is_quarantined_without_its_body(clie
     assert counts(engine) == []
     assert ap_reports(engine) == []
     assert count_observations(engine) == 0
-    [kept] = quarantine.entries(engine)  # the operator still sees that, and why, a vendor's post was refused
+    [kept] = stored_quarantine.entries(engine)  # the operator still sees that, and why, a vendor's post was refused
     assert (kept["status"], kept["body_bytes"], kept["truncated"]) == (422, len(body), True)
-    assert quarantine.entry(engine, kept["id"])["body"] == b""  # but not the client MACs it carried
+    assert stored_quarantine.entry(engine, kept["id"])["body"] == b""  # but not the client MACs it carried
     assert_none_stored(engine, forbidden("engenius", engenius(AP_1, records[:19]), count_settings))
 
 

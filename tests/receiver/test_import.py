@@ -7,11 +7,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from receiver import db
-from receiver.config import Settings
+from config.settings import Settings
 from receiver.imports import ImportSummary, captures, import_capture
 from receiver.ingest import Ingestor
-from receiver.observations import Normalizer
+from store import db
+from store.records import Normalizer
 from tests.conftest import count_observations
 from tests.servers import PRESENCE
 

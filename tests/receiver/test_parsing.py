@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from receiver.macs import is_randomized, manufacturer_of, normalize_mac
+from devices.macs import is_randomized, manufacturer_of, normalize_mac
 from receiver.vendors import aerohive, engenius
 from receiver.vendors.types import epoch_to_datetime, iso_to_datetime
 

@@ -10,7 +10,7 @@ def test_concurrent_first_lookups_in_a_fresh_process_all_succeed():
     # A fresh interpreter, so the registry is not loaded yet; 16 threads race for the first lookup.
     script = """
 import threading
-from receiver.macs import manufacturer_of
+from devices.macs import manufacturer_of
 results, errors = [], []
 barrier = threading.Barrier(16)
 def look():

@@ -9,8 +9,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from receiver import db
-from receiver.models import Observation  # noqa: F401  (registers the table)
+from store import db
+from store.models import Observation  # noqa: F401  (registers the table)
 
 
 def test_migrated_schema_matches_the_models(database_url):

@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 from app.commands.status import status
-from receiver.queries import ap_reports
+from store.queries import ap_reports
 from tests.conftest import dumps, sign
 from tests.servers import PRESENCE
 
@@ -71,7 +71,7 @@ def test_status_command_exit_code_says_whether_an_ap_is_silent(tmp_path):
 
 
 def test_ap_reports_can_be_rebuilt_from_observations_after_a_bulk_load(client, engine):
-    from receiver.store import rebuild_ap_reports
+    from store.observations import rebuild_ap_reports
 
     for ap_mac in ("ac:86:74:00:00:01", "ac:86:74:00:00:02"):
         body = report(ap_mac, 4)

@@ -15,13 +15,10 @@ from sqlalchemy import func, select
 
 import simulator.database
 from app.cli import main
-from receiver import db
+from config.settings import ConfigError, Settings
+from devices.macs import manufacturer_of, normalize_mac
+from devices.pseudonyms import Pseudonymizer
 from receiver.auth import verify_engenius_signature
-from receiver.config import ConfigError, Settings
-from receiver.counts import DEVICE_COUNTS, KEY_COLUMNS
-from receiver.macs import manufacturer_of, normalize_mac
-from receiver.models import Observation
-from receiver.pseudonyms import Pseudonymizer
 from simulator import truth
 from simulator.backfill import backfill_database, split
 from simulator.database import DatabaseSink
@@ -29,6 +26,9 @@ from simulator.layout import default_shop
 from simulator.render import to_json
 from simulator.run import VENDORS, feed, simulate
 from simulator.send import HttpSink, Sender
+from store import db
+from store.counts import DEVICE_COUNTS, KEY_COLUMNS
+from store.models import Observation
 from tests.conftest import AEROHIVE_SECRET, ENGENIUS_KEY, all_observations, make_settings
 from tests.servers import PRESENCE, running_receiver
 from tests.simulator.test_reports import six_ap_shop

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devices.macs import normalize_mac
 from receiver.ingest import parse
-from receiver.macs import normalize_mac
 from receiver.vendors import aerohive, engenius, meraki
 from receiver.vendors.aerohive import AerohivePayload
 from receiver.vendors.engenius import EnGeniusPayload

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from receiver.config import ConfigError
-from receiver.macs import is_randomized, manufacturer_of
+from config.settings import ConfigError
+from devices.macs import is_randomized, manufacturer_of
 from simulator import devices, people, radio, traffic
 from simulator.layout import Shop, ShopAP, default_shop, shop_from_settings
 from simulator.run import simulate
@@ -235,7 +235,7 @@ def test_opening_hours_are_local_wall_clock_across_daylight_saving():
 
 
 def test_the_default_shop_written_as_config_is_read_back_as_the_default_shop(tmp_path):
-    from receiver.config import Settings
+    from config.settings import Settings
     from simulator.layout import default_shop, default_shop_toml, shop_from_settings
 
     config = tmp_path / "shop.toml"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from receiver.models import Visit
-from receiver.store import store_observations
+from store.models import Visit
+from store.observations import store_observations
 
 AP1 = "aa:00:00:00:00:01"
 AP2 = "aa:00:00:00:00:02"
@@ -33,7 +33,7 @@ def row(
     randomized: bool = False,
     site: str = "shop",
 ) -> dict:
-    """One observation row as receiver.observations.Normalizer makes it (its dedupe key from its content)."""
+    """One observation row as store.records.Normalizer makes it (its dedupe key from its content)."""
     last = last or first
     key = hashlib.blake2b(f"{ap}|{device}|{first.isoformat()}|{last.isoformat()}|{rssi}".encode(), digest_size=16)
     return {

@@ -14,13 +14,14 @@ from sqlalchemy import select
 from analytics import zones
 from analytics.settings import AnalyticsSettings
 from analytics.visits import label_visits, visits
-from receiver import db
-from receiver.frames import load_observations
-from receiver.models import Observation
-from receiver.store import store_observations
-from receiver.visits_store import _load_models, rebuild_visits, refresh_visits
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
+from store import db
+from store.frames import load_observations
+from store.models import Observation
+from store.observations import store_observations
+from store.visits import rebuild_visits, refresh_visits
+from store.visits.zone_models import load_models
 from tests.conftest import make_settings
 from tests.storage.builders import stored_visits
 
@@ -67,7 +68,7 @@ def one_pass(engine, settings) -> pd.DataFrame:
     labelled = label_visits(load_observations(engine, None, None), analytics_settings.visit_gap)
     found = visits(labelled, settings.tz)
     model = zones.ZoneModel(
-        {site: stored.zones(settings.access_points) for site, stored in _load_models(engine).items() if stored.fitted}
+        {site: stored.zones(settings.access_points) for site, stored in load_models(engine).items() if stored.fitted}
     )
     periods = zones.period_zones(labelled, model, analytics_settings)
     found = found.join(zones.visit_zones(periods, analytics_settings.visit_gap), on="visit")

@@ -16,15 +16,16 @@ from analytics.report import report
 from analytics.settings import AnalyticsSettings
 from app.cli import main
 from app.commands.export import window_analysis
-from receiver import db, retention, visits_store
-from receiver.config import ConfigError, Settings
-from receiver.models import QuarantinedPost, VisitRefresh, VisitState
-from receiver.pseudonyms import Pseudonymizer
-from receiver.queries import local_day_bounds
-from receiver.store import store_observations
-from receiver.visits_store import VisitsOutOfDate, pruned_before, rebuild_visits, refresh_visits
+from config.settings import ConfigError, Settings
+from devices.pseudonyms import Pseudonymizer
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
+from store import db, retention
+from store import visits as visits_store
+from store.models import QuarantinedPost, VisitRefresh, VisitState
+from store.observations import store_observations
+from store.queries import local_day_bounds
+from store.visits import VisitsOutOfDate, pruned_before, rebuild_visits, refresh_visits
 from tests.conftest import all_observations, make_settings
 from tests.storage.builders import AP1, AP2, at, post, row, stay, stored_visits
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from receiver.db import make_engine, migrate
-from receiver.store import Reporter, _store_core, _store_sqlite, sqlite_time, store_observations
+from store.db import make_engine, migrate
+from store.observations import Reporter, _store_core, _store_sqlite, sqlite_time, store_observations
 from tests.storage.builders import AP1, AP2, at, row
 
 RECEIVED = datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=UTC)
@@ -90,7 +90,7 @@ def test_posts_take_turns_with_a_writer_in_another_process(tmp_path: Path) -> No
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from receiver.write_queue import write_turn\n"
+            "from store.write_turn import write_turn\n"
             "with write_turn(sys.argv[1]):\n"
             "    print('held', flush=True)\n"
             "    time.sleep(0.5)\n"

@@ -1,4 +1,4 @@
-"""receiver.visits_store: incremental visits on both backends, with late, bridging and re-delivered data."""
+"""store.visits: incremental visits on both backends, with late, bridging and re-delivered data."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from sqlalchemy import select, text, update
 
 from analytics.settings import AnalyticsSettings
 from analytics.visits import label_visits, visits
-from receiver import db
-from receiver.config import AccessPoint
-from receiver.frames import load_observations, load_visits
-from receiver.models import VisitRefresh, ZoneModelRow
-from receiver.visits_store import (
+from config.settings import AccessPoint
+from store import db
+from store.frames import load_observations, load_visits
+from store.models import VisitRefresh, ZoneModelRow
+from store.visits import (
     RefreshBusy,
     VisitsOutOfDate,
     rebuild_visits,

@@ -1,6 +1,6 @@
 """Counts: nearby devices now and per hour, for an installation in count-only mode (PRESENCE_COUNT_ONLY=1).
 
-Count-only mode keeps no device, only how many each access point heard per minute (receiver.counts), so visits,
+Count-only mode keeps no device, only how many each access point heard per minute (store.counts), so visits,
 visitors, dwell, loyalty and zones cannot be shown: this page shows what can be known without identifiers, from
 `analytics.counts`, the same functions as `presence counts`. Only the sidebar's days apply.
 
@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.counts import NOW_WINDOW, interval_summary, nearby_now
 from app.dashboard import auth, charts, data, filters, ui
-from receiver.count_frames import site_minutes
-from receiver.queries import local_day_bounds
+from store.count_frames import site_minutes
+from store.queries import local_day_bounds
 
 
 def _unavailable(src: data.Source, exc: SQLAlchemyError) -> data.DatabaseUnavailable:

@@ -2,7 +2,7 @@
 
 SQLAlchemy Core, not the ORM, and only the columns the analytics read: a busy shop stores about ten million
 observations a week, so rows are fetched in large partitions and turned into typed columns chunk by chunk.
-Reports read stored visits instead (`load_visits`; receiver.visits_store keeps them up to date), and only the
+Reports read stored visits instead (`load_visits`; store.visits keeps them up to date), and only the
 ones a report needs.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Select, String, and_, case, func, or_
 
 from analytics.schema import STORED_VISIT_DTYPES, DeviceCounts
 from analytics.settings import AnalyticsSettings
-from receiver.models import (
+from store.models import (
     QUALIFYING,
     QUALIFYING_DWELL_SECONDS,
     QUALIFYING_RSSI_DBM,
@@ -186,7 +186,7 @@ def load_visits(
     exclude_randomized: bool = False,
     moves: bool = False,
 ) -> StoredVisits:
-    """Stored visits (receiver.visits_store) for the UTC window [start, end): what a report of it needs.
+    """Stored visits (store.visits) for the UTC window [start, end): what a report of it needs.
 
     Always: the visits of the window that qualify (dwell >= min_dwell, strongest RSSI >= visitor_rssi_dbm); every
     visit of at least `staff_min_visit` from `staff_history` before the window to its end (staff are found among

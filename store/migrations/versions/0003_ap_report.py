@@ -8,7 +8,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from receiver.models import UTCDateTime
+from store.models import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

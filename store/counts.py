@@ -22,10 +22,10 @@ from sqlalchemy import Connection, Engine, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.settings import AnalyticsSettings
-from receiver.macs import is_randomized
-from receiver.models import DeviceCount
-from receiver.observations import Sighting
-from receiver.store import Reporter, StoreResult, _record_reports
+from devices.macs import is_randomized
+from store.models import DeviceCount
+from store.observations import Reporter, StoreResult, _record_reports
+from store.records import Sighting
 
 DEVICE_COUNTS = DeviceCount.__table__  # type: ignore[attr-defined]
 COUNT_COLUMNS = ("devices", "nearby", "connected", "randomized")
@@ -72,7 +72,7 @@ def minute_counts(sightings: Iterable[Sighting], site_of: Callable[[str], str]) 
 def _raise_counts(connection: Connection):
     """INSERT ... ON CONFLICT DO UPDATE to the larger value of each count, RETURNING only the rows it changed.
 
-    SQLAlchemy Core, as receiver.store's ap_report upsert: a POST touches a handful of rows (one per AP and
+    SQLAlchemy Core, as store.observations's ap_report upsert: a POST touches a handful of rows (one per AP and
     minute), so the bare-sqlite3 fast path of the observations would gain nothing here.
     """
     postgres = connection.dialect.name == "postgresql"

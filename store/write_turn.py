@@ -7,7 +7,7 @@ one mutex, and the processes queue on an exclusive `flock` of `<database>.write-
 next writer the moment the lock is released, and releases it for good if its holder dies (SIGKILL included).
 Writers that do not use this queue (the visits refresh, a prune) still meet the receiver at SQLite's own
 lock and its busy timeout, exactly as before: the queue orders only the writers that go through
-receiver.store (POSTs, imports, the simulator's backfill) among themselves.
+store.observations (POSTs, imports, the simulator's backfill) among themselves.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from receiver.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation
+from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation
 
 
 def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:

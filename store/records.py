@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from receiver.config import Settings
-from receiver.macs import is_randomized, load_registry, manufacturer_of
-from receiver.pseudonyms import Pseudonymizer
+from config.settings import Settings
+from devices.macs import is_randomized, load_registry, manufacturer_of
+from devices.pseudonyms import Pseudonymizer
 
-ObservationRow = dict[str, Any]  # keys are the columns of receiver.models.Observation
+ObservationRow = dict[str, Any]  # keys are the columns of store.models.Observation
 
 _KEY_NUMBERS = struct.Struct("<dddddd")
 
@@ -57,7 +57,7 @@ class Normalizer:
 
     @property
     def count_only(self) -> bool:
-        """PRESENCE_COUNT_ONLY: sightings are counted (receiver.counts), never turned into rows."""
+        """PRESENCE_COUNT_ONLY: sightings are counted (store.counts), never turned into rows."""
         return self._settings.count_only
 
     def rows(self, vendor: str, sightings: list[Sighting], received_at: datetime) -> list[ObservationRow]:

@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from receiver.models import APReport, Observation, UTCDateTime
-from receiver.observations import ObservationRow
-from receiver.write_queue import write_turn
+from store.models import APReport, Observation, UTCDateTime
+from store.records import ObservationRow
+from store.write_turn import write_turn
 
 OBSERVATIONS = Observation.__table__  # type: ignore[attr-defined]
 AP_REPORTS = APReport.__table__  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ def _store_sqlite(
     SQLAlchemy's per-row parameter processing cost more than SQLite's own work (cProfile: 2.2 s of 4.9 s per
     55 k rows), so rows become tuples here, times in the exact text SQLAlchemy's SQLite DateTime writes (a test
     holds both paths' rows equal). The transaction is BEGIN IMMEDIATE, as on the engine's writer connections,
-    taken in turn with the other POSTs (receiver.write_queue); per-AP stored counts come from executemany's
+    taken in turn with the other POSTs (store.write_turn); per-AP stored counts come from executemany's
     rowcount, one executemany per run of one AP's rows (a single run for every vendor but Meraki v3).
     """
     # Everything but SQLite's own work is done before the write lock is taken.

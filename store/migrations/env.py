@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection `receiver.db.migrate` hands over, or on a URL for the CLI."""
+"""Alembic environment: runs on the connection `store.db.migrate` hands over, or on a URL for the CLI."""
 
 from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from receiver import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

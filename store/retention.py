@@ -2,7 +2,7 @@
 person's devices are deleted on request (the right to erasure).
 
 `prune` first merges every stored observation into the visits and records the retention horizon
-(receiver.visits_store.prepare_prune), then deletes only observations up to the watermark that merge reached, so
+(store.visits.prepare_prune), then deletes only observations up to the watermark that merge reached, so
 nothing the visits have not counted is ever lost. `erase` deletes a device's observations, then its visits under
 the refresh lease, then the quarantined posts that mention its MAC.
 
@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, select
 
 from analytics.settings import AnalyticsSettings
-from receiver import visits_store
-from receiver.config import Settings
-from receiver.macs import normalize_mac
-from receiver.models import Observation, QuarantinedPost
-from receiver.pseudonyms import Pseudonymizer
+from config.settings import Settings
+from devices.macs import normalize_mac
+from devices.pseudonyms import Pseudonymizer
+from store import visits as visits_store
+from store.models import Observation, QuarantinedPost
 
 OBSERVATIONS = Observation.__table__  # type: ignore[attr-defined]
 QUARANTINE = QuarantinedPost.__table__  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from receiver.models import UTCDateTime
+from store.models import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

@@ -144,7 +144,7 @@ QUALIFYING_COLUMNS = (
 
 class Visit(SQLModel, table=True):
     """One visit: a device's observations at a site with no gap over `visit_gap`, kept up to date by
-    receiver.visits_store from the observations (a derived table: `presence rebuild` recomputes it)."""
+    store.visits from the observations (a derived table: `presence rebuild` recomputes it)."""
 
     # Reports read a window's visits by first_seen and count or filter them on the other four columns, which the
     # index covers (SQLite then never reads a passerby's row), and read the qualifying ones from the partial
@@ -242,7 +242,7 @@ class ZoneModelRow(SQLModel, table=True):
 
 class DeviceCount(SQLModel, table=True):
     """How many distinct devices one AP reported in one UTC minute: all that count-only mode keeps (PRESENCE_COUNT_ONLY;
-    receiver.counts). Counted in memory per POST and merged with MAX, so no client MAC or pseudonym is ever written."""
+    store.counts). Counted in memory per POST and merged with MAX, so no client MAC or pseudonym is ever written."""
 
     __tablename__ = "device_count"
 

@@ -1,6 +1,6 @@
 """Reading count-only mode's per-minute counts into pandas, for `presence counts` and the dashboard.
 
-Kept apart from receiver.counts, which the receiver's workers import to write counts and which must not pull in
+Kept apart from store.counts, which the receiver's workers import to write counts and which must not pull in
 pandas.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from receiver.counts import COUNT_COLUMNS, DEVICE_COUNTS
+from store.counts import COUNT_COLUMNS, DEVICE_COUNTS
 
 SITE_MINUTE_COLUMNS = ("site", "minute", *COUNT_COLUMNS)
 

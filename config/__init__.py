@@ -1,0 +1,1 @@
+"""What the operator configured: settings from the environment and the TOML file, read by every layer."""

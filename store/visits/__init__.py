@@ -1,0 +1,57 @@
+"""The stored visits, kept up to date from the observations: refresh from a watermark, rebuild, zone models.
+
+`refresh_visits(engine, settings)` merges the observations stored since the last refresh (id > watermark) into
+the visits they touch and advances the watermark; reports and the dashboard call it before reading, and a
+periodic job may call it too. The receiver's POST path does no extra work: a refresh is a separate step whose
+cost is the new observations plus the stored visits of the devices they belong to (see analytics.incremental
+for why merging is exact: a visit keeps its signal cells and per-AP power, so merging new observations into
+it gives what sessionizing all of its observations at once would). `rebuild_visits` empties the tables and
+refreshes from id 0, which `presence rebuild` runs.
+
+Retention: `presence prune` (store.retention) deletes old observations but keeps the visits. `prepare_prune`
+merges everything first and records the horizon (`pruned_before`) under the lease; a rebuild after that keeps
+the visits that start before the horizon as they are and recomputes only the rest, skipping the observations
+that are already counted in a kept visit (see `rebuild_visits`).
+
+Locking: one process refreshes at a time. The `visit_refresh` row is a lease (locked_by, locked_until) taken
+with a conditional UPDATE, the same on SQLite and PostgreSQL; others wait for it, and a crashed holder's lease
+runs out. Every write transaction renews the lease first (on SQLite that first write takes the write lock, so
+the transaction never upgrades from a read and cannot fail with SQLITE_BUSY_SNAPSHOT) and checks the watermark
+it started from, so a process that lost its lease can never write.
+
+The watermark is only safe if no observation with a smaller id can still commit. SQLite has one writer and
+gives each row max(rowid) + 1, so max(id) is safe. PostgreSQL hands out ids from a sequence before the
+inserting transaction commits, so a refresh takes max(id) under a brief SHARE lock on `observation`, which
+waits for the inserts in flight (each holds ROW EXCLUSIVE from before it draws an id) and makes new ones wait
+for the few microseconds the max takes.
+
+SQLAlchemy Core throughout, not the ORM: these are bulk reads and writes.
+
+The modules, in the order a refresh uses them:
+- `shared`: the tables, the refresh row's name, chunk sizes, the errors and `RefreshResult`;
+- `lease`: taking, renewing and releasing the refresh lease, and the settings the visits were built with;
+- `batches`: observations after the watermark, read in id order up to a safe high end;
+- `merge`: one batch merged into the stored visits it touches, in one write transaction;
+- `states`: the binary encoding of each visit's cells and power, and the JSON of its zone moves;
+- `zone_models`: the per-site zone models (fit, save, load) and re-zoning after a fit;
+- `refresh`: the catch-up loop and `refresh_visits`;
+- `rebuild`: `rebuild_visits`, and prune and erasure support.
+"""
+
+from store.visits.rebuild import delete_device_visits, prepare_prune, pruned_before, rebuild_visits
+from store.visits.refresh import refresh_visits, visits_watermark
+from store.visits.shared import VISITS, LeaseLost, RefreshBusy, RefreshResult, VisitsOutOfDate
+
+__all__ = [
+    "VISITS",
+    "LeaseLost",
+    "RefreshBusy",
+    "RefreshResult",
+    "VisitsOutOfDate",
+    "delete_device_visits",
+    "prepare_prune",
+    "pruned_before",
+    "rebuild_visits",
+    "refresh_visits",
+    "visits_watermark",
+]

@@ -1,0 +1,159 @@
+"""The refresh lease: one process refreshes at a time, and a process that lost its lease can never write.
+
+The `visit_refresh` row is a lease (locked_by, locked_until) taken with a conditional UPDATE, the same on SQLite and
+PostgreSQL; others wait for it, and a crashed holder's lease runs out. Every write transaction renews the lease
+first (on SQLite that first write takes the write lock, so the transaction never upgrades from a read and cannot
+fail with SQLITE_BUSY_SNAPSHOT) and checks the watermark it started from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, or_, select, update
+
+from analytics.settings import AnalyticsSettings
+from config.settings import Settings
+from store.visits.shared import REFRESH, STATE_NAME, LeaseLost, RefreshBusy, VisitsOutOfDate, dialect
+
+LEASE = timedelta(minutes=5)
+DEFAULT_WAIT = timedelta(minutes=10)
+POLL_SECONDS = 0.2
+# The settings that change what a visit is; visits built with other values need `presence rebuild`.
+BUILD_SETTINGS = ("visit_gap", "fingerprint_period")
+
+
+class Lease:
+    """Our hold on the refresh row: every write goes through `transaction()`, which renews it first."""
+
+    def __init__(self, engine: Engine, owner: str, watermark: int) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.watermark = watermark
+        self.longest_write = 0.0
+
+    def transaction(self) -> LeasedTransaction:
+        return LeasedTransaction(self)
+
+
+class LeasedTransaction:
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self._context: Any = None
+
+    def __enter__(self) -> Connection:
+        self._started = time.perf_counter()
+        self._context = self.lease.engine.begin()
+        connection = self._context.__enter__()
+        try:
+            renewed = connection.execute(
+                update(REFRESH)
+                .where(REFRESH.c.name == STATE_NAME, REFRESH.c.locked_by == self.lease.owner)
+                .values(locked_until=datetime.now(UTC) + LEASE)
+            )
+            stored = connection.execute(select(REFRESH.c.watermark).where(REFRESH.c.name == STATE_NAME)).scalar()
+            if renewed.rowcount != 1 or stored != self.lease.watermark:
+                raise LeaseLost(f"refresh lease of {self.lease.owner} lost")
+        except BaseException as exc:
+            self._context.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return connection
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._context.__exit__(*exc_info)
+        self.lease.longest_write = max(self.lease.longest_write, time.perf_counter() - self._started)
+
+
+class hold_lease:  # noqa: N801  (used as a context manager, like contextlib's)
+    """Take the refresh lease (waiting for another holder), check the settings, release it at the end."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        analytics_settings: AnalyticsSettings,
+        settings: Settings,
+        wait: timedelta,
+        *,
+        rebuilding: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.analytics_settings = analytics_settings
+        self.settings = settings
+        self.wait = wait
+        self.rebuilding = rebuilding
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self) -> Lease:
+        _ensure_row(self.engine, self.analytics_settings, self.settings)
+        deadline = time.monotonic() + self.wait.total_seconds()
+        while True:
+            now = datetime.now(UTC)
+            with self.engine.begin() as connection:
+                taken = connection.execute(
+                    update(REFRESH)
+                    .where(
+                        REFRESH.c.name == STATE_NAME,
+                        or_(REFRESH.c.locked_by.is_(None), REFRESH.c.locked_until < now),
+                    )
+                    .values(locked_by=self.owner, locked_until=now + LEASE)
+                )
+                if taken.rowcount == 1:
+                    row = connection.execute(select(REFRESH).where(REFRESH.c.name == STATE_NAME)).one()
+                    break
+            if time.monotonic() >= deadline:
+                raise RefreshBusy("another process is refreshing the visits")
+            time.sleep(POLL_SECONDS)
+        try:
+            if not self.rebuilding and json.loads(row.settings) != json.loads(settings_json(self.analytics_settings)):
+                raise VisitsOutOfDate(
+                    "the visits were built with other analytics settings "
+                    f"({row.settings}); run `presence rebuild` to recompute them"
+                )
+        except BaseException:
+            self._release()
+            raise
+        self.lease = Lease(self.engine, self.owner, int(row.watermark))
+        return self.lease
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(REFRESH)
+                .where(REFRESH.c.name == STATE_NAME, REFRESH.c.locked_by == self.owner)
+                .values(locked_by=None, locked_until=None)
+            )
+
+
+def _ensure_row(engine: Engine, analytics_settings: AnalyticsSettings, settings: Settings) -> None:
+    insert = dialect(engine).insert(REFRESH).on_conflict_do_nothing(index_elements=["name"])
+    with engine.begin() as connection:
+        connection.execute(
+            insert,
+            {
+                "name": STATE_NAME,
+                "watermark": 0,
+                "settings": settings_json(analytics_settings),
+                "ap_config": ap_config_json(settings),
+            },
+        )
+
+
+
+def settings_json(analytics_settings: AnalyticsSettings) -> str:
+    values = asdict(analytics_settings)
+    return json.dumps({name: str(values[name]) for name in BUILD_SETTINGS}, sort_keys=True)
+
+
+def ap_config_json(settings: Settings) -> str:
+    aps = sorted((ap.mac, ap.name, ap.x, ap.y) for ap in settings.access_points.values())
+    return json.dumps(aps)

@@ -1,0 +1,302 @@
+"""The per-site zone models: fitted on the site's recent visits, stored in `zone_model`, used to zone new visits.
+
+A model is fitted when a site has none, when it was fitted on less than `zone_fit_window` and the site's data has
+doubled since, or when the site gained APs; after a fit, or when the configured AP names or positions change,
+every visit of the site is re-zoned from its stored cells.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    select,
+    update,
+)
+
+from analytics import incremental, zones
+from analytics.settings import AnalyticsSettings
+from config.settings import Settings
+from store.frames import read_tuples
+from store.visits.lease import Lease, ap_config_json
+from store.visits.shared import (
+    MODELS,
+    NO_SPAN,
+    REFRESH,
+    REZONE_CHUNK,
+    STATE_NAME,
+    STATES,
+    VISITS,
+    RefreshResult,
+    log,
+)
+from store.visits.states import decode_states, encode_moves
+
+# The settings the zone models are fitted with.
+FIT_SETTINGS = ("rssi_floor_dbm", "zone_fit_sample", "random_state", "zone_fit_window", "min_dwell", "visitor_rssi_dbm")
+
+
+@dataclass
+class SiteModel:
+    """A `zone_model` row in memory."""
+
+    site: str
+    aps: list[str]
+    data_from: pd.Timestamp
+    data_to: pd.Timestamp
+    model_aps: list[str] | None = None
+    centers: np.ndarray | None = None
+    trained_from: pd.Timestamp | None = None
+    trained_to: pd.Timestamp | None = None
+    fingerprints: int = 0
+    version: int = 0
+    zoned: bool = False
+    stored: bool = True
+
+    @property
+    def fitted(self) -> bool:
+        return self.version > 0
+
+    def zones(self, access_points: Mapping[str, zones.NamedAccessPoint]) -> zones.SiteZones:
+        return zones.site_zones_from_centers(self.site, self.model_aps or self.aps, self.centers, access_points)
+
+
+def load_models(engine: Engine) -> dict[str, SiteModel]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(MODELS)).mappings().all()
+    models = {}
+    for row in rows:
+        models[row["site"]] = SiteModel(
+            site=row["site"],
+            aps=json.loads(row["aps"]),
+            data_from=pd.Timestamp(row["data_from"]),
+            data_to=pd.Timestamp(row["data_to"]),
+            model_aps=json.loads(row["model_aps"]) if row["model_aps"] else None,
+            centers=np.asarray(json.loads(row["centers"]), dtype="float64") if row["centers"] else None,
+            trained_from=pd.Timestamp(row["trained_from"]) if row["trained_from"] else None,
+            trained_to=pd.Timestamp(row["trained_to"]) if row["trained_to"] else None,
+            fingerprints=int(row["fingerprints"]),
+            version=int(row["version"]),
+            zoned=bool(row["zoned"]),
+        )
+    return models
+
+
+def record_sites(
+    connection: Connection, batch: pd.DataFrame, visits: pd.DataFrame, models: dict[str, SiteModel]
+) -> None:
+    """Widen each touched site's span and AP list (in memory and in its zone_model row)."""
+    spans = visits.groupby("site").agg(first=("first_seen", "min"), last=("last_seen", "max"))
+    aps = batch.groupby("site")["ap_mac"].unique()
+    for site, span in spans.iterrows():
+        model = models.get(str(site))
+        site_aps = sorted(set(aps.get(site, [])))
+        if model is None:
+            model = SiteModel(str(site), site_aps, span["first"], span["last"], stored=False)
+            models[str(site)] = model
+        if model.data_to == pd.Timestamp(NO_SPAN):
+            model.data_from, model.data_to = span["first"], span["last"]
+        model.aps = sorted(set(model.aps) | set(site_aps))
+        model.data_from = min(model.data_from, span["first"])
+        model.data_to = max(model.data_to, span["last"])
+        save_model(connection, model)
+
+
+def save_model(connection: Connection, model: SiteModel) -> None:
+    values = {
+        "aps": json.dumps(model.aps),
+        "data_from": model.data_from.to_pydatetime(),
+        "data_to": model.data_to.to_pydatetime(),
+        "model_aps": json.dumps(model.model_aps) if model.model_aps is not None else None,
+        "centers": json.dumps(model.centers.tolist()) if model.centers is not None else None,
+        "trained_from": model.trained_from.to_pydatetime() if model.trained_from is not None else None,
+        "trained_to": model.trained_to.to_pydatetime() if model.trained_to is not None else None,
+        "fitted_at": datetime.now(UTC) if model.fitted else None,
+        "fingerprints": model.fingerprints,
+        "version": model.version,
+        "zoned": model.zoned,
+    }
+    if model.stored:
+        connection.execute(update(MODELS).where(MODELS.c.site == model.site).values(**values))
+    else:
+        connection.execute(MODELS.insert().values(site=model.site, **values))
+        model.stored = True
+
+
+def zone_rows(
+    visits: pd.DataFrame,
+    cells: pd.DataFrame,
+    power: pd.DataFrame,
+    models: Mapping[str, SiteModel],
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+) -> pd.DataFrame:
+    """zone, last_zone, x, y and zone_moves per visit `key` (zones NULL where the site has no fitted model)."""
+    positions = zones.power_positions(power, settings.access_points)
+    result = pd.DataFrame(index=pd.Index(visits["key"].to_numpy(dtype="int64"), name="key"))
+    result["zone"] = pd.Series(dtype=object)
+    result["last_zone"] = pd.Series(dtype=object)
+    result["zone_moves"] = pd.Series(dtype=object)
+    result["x"] = positions["x"].reindex(result.index).to_numpy()
+    result["y"] = positions["y"].reindex(result.index).to_numpy()
+    site_of = pd.Series(visits["site"].to_numpy(dtype=object), index=visits["key"].to_numpy(dtype="int64"))
+    fitted = {site: model for site, model in models.items() if model.fitted}
+    cells = cells.loc[site_of.reindex(cells["visit"].to_numpy()).isin(list(fitted)).to_numpy()]
+    if cells.empty:
+        return result
+    cells = cells.assign(site=site_of.reindex(cells["visit"].to_numpy()).to_numpy())
+    zone_model = zones.ZoneModel({site: model.zones(settings.access_points) for site, model in fitted.items()})
+    placed, moves = incremental.zone_summary(cells, zone_model, analytics_settings)
+    result.loc[placed.index, "zone"] = placed["zone"].astype(object)
+    result.loc[placed.index, "last_zone"] = placed["last_zone"].astype(object)
+    if len(moves):
+        result.loc[:, "zone_moves"] = encode_moves(moves).reindex(result.index).to_numpy()
+    return result
+
+
+def update_zones(
+    lease: Lease,
+    models: dict[str, SiteModel],
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+    result: RefreshResult,
+) -> None:
+    """Fit the zone models that need it and re-zone what they changed (and everything when AP names moved)."""
+    engine = lease.engine
+    with engine.connect() as connection:
+        stored_config = connection.execute(select(REFRESH.c.ap_config).where(REFRESH.c.name == STATE_NAME)).scalar()
+    config_changed = stored_config != ap_config_json(settings)
+    window = pd.Timedelta(analytics_settings.zone_fit_window)
+    for site, model in sorted(models.items()):
+        span = model.data_to - model.data_from
+        trained = pd.Timedelta(0)
+        if model.trained_from is not None and model.trained_to is not None:
+            trained = model.trained_to - model.trained_from
+        young = model.fitted and trained < window and span >= 2 * max(trained, pd.Timedelta(minutes=1))
+        new_aps = model.fitted and (model.model_aps or []) != model.aps and len(model.aps) > 1
+        if not model.fitted or young or new_aps:
+            if _fit(lease, model, analytics_settings):
+                result.fitted.append(site)
+                model.zoned = False
+                with lease.transaction() as connection:
+                    save_model(connection, model)
+        if model.fitted and (not model.zoned or config_changed):
+            result.zoned += _rezone(lease, model, models, settings, analytics_settings)
+            model.zoned = True
+            with lease.transaction() as connection:
+                save_model(connection, model)
+    if config_changed:
+        with lease.transaction() as connection:
+            connection.execute(
+                update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(ap_config=ap_config_json(settings))
+            )
+
+
+def _fit(lease: Lease, model: SiteModel, analytics_settings: AnalyticsSettings) -> bool:
+    """Fit `model` on the fingerprints of the site's qualifying visits of its latest `zone_fit_window` (all its
+    visits there if none qualify). False when the site has no visits."""
+    engine = lease.engine
+    since = model.data_to - pd.Timedelta(analytics_settings.zone_fit_window)
+    in_window = and_(VISITS.c.site == model.site, VISITS.c.first_seen >= since.to_pydatetime())
+    qualifying = and_(
+        VISITS.c.dwell_seconds >= pd.Timedelta(analytics_settings.min_dwell).total_seconds(),
+        VISITS.c.max_rssi >= analytics_settings.visitor_rssi_dbm,
+    )
+    wide_parts = []
+    for condition in (and_(in_window, qualifying), in_window):
+        for ids, cells, _power in _states_where(engine, condition):
+            if len(ids):
+                wide_parts.append(zones.cell_fingerprints(cells, ["visit"]))
+        if wide_parts:
+            break
+    if not wide_parts:
+        return False
+    wide = pd.concat(wide_parts)
+    aps = sorted(model.aps)
+    fitted = zones.fit_site_zones(model.site, aps, wide, None, analytics_settings)
+    model.model_aps = list(fitted.aps)
+    model.centers = None if fitted.kmeans is None else np.asarray(fitted.kmeans.cluster_centers_, dtype="float64")
+    model.trained_from, model.trained_to = max(since, model.data_from), model.data_to
+    model.fingerprints = len(wide)
+    model.version += 1
+    log.info("fitted the zone model of site %s on %d fingerprints", model.site, len(wide))
+    return True
+
+
+def _states_where(engine: Engine, condition: Any) -> Iterator[tuple[np.ndarray, pd.DataFrame, pd.DataFrame]]:
+    """Stored visits matching `condition`, REZONE_CHUNK at a time by id: (ids, cells, power)."""
+    after = 0
+    while True:
+        query = (
+            select(VISITS.c.id, STATES.c.aps, STATES.c.cells, STATES.c.power)
+            .select_from(VISITS.join(STATES, STATES.c.visit_id == VISITS.c.id))
+            .where(condition, VISITS.c.id > after)
+            .order_by(VISITS.c.id)
+            .limit(REZONE_CHUNK)
+        )
+        with engine.connect() as connection:
+            rows = read_tuples(connection, query)
+        if not rows:
+            return
+        ids = np.array([row[0] for row in rows], dtype="int64")
+        cells, power = decode_states(ids, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
+        yield ids, cells, power
+        after = int(ids[-1])
+
+
+def _rezone(
+    lease: Lease,
+    model: SiteModel,
+    models: Mapping[str, SiteModel],
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+) -> int:
+    """Work out zone, last_zone, x, y and moves of every visit of the site again from its stored cells."""
+    count = 0
+    for ids, cells, power in _states_where(lease.engine, VISITS.c.site == model.site):
+        frame = pd.DataFrame({"key": ids, "site": model.site})
+        placed = zone_rows(frame, cells, power, {model.site: model}, settings, analytics_settings)
+        rows = [
+            {
+                "visit_id": int(visit_id),
+                "zone": _none(row.zone),
+                "last_zone": _none(row.last_zone),
+                "x": _none(row.x),
+                "y": _none(row.y),
+                "zone_moves": _none(row.zone_moves),
+            }
+            for visit_id, row in zip(placed.index, placed.itertuples(index=False), strict=True)
+        ]
+        with lease.transaction() as connection:
+            connection.execute(
+                update(VISITS)
+                .where(VISITS.c.id == bindparam("visit_id"))
+                .values(
+                    zone=bindparam("zone"),
+                    last_zone=bindparam("last_zone"),
+                    x=bindparam("x"),
+                    y=bindparam("y"),
+                    zone_moves=bindparam("zone_moves"),
+                ),
+                rows,
+            )
+        count += len(rows)
+    return count
+
+
+def _none(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

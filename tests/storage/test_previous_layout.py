@@ -1,0 +1,94 @@
+"""Databases made before the storage layer moved into store/ upgrade and keep working (tests/fixtures/README.md)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+from config.settings import Settings
+from receiver.ingest import Ingestor, decode, parse
+from store import db
+from store.models import Observation, Visit
+from store.records import Normalizer
+from store.visits import rebuild_visits, refresh_visits
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+VISITS = Visit.__table__  # type: ignore[attr-defined]
+VISIT_COLUMNS = ["site", "device", "first_seen", "last_seen", "observations", "max_rssi", "associated", "ssid", "zone"]
+
+
+def restored(tmp_path: Path, revision: str) -> Settings:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / f"revision_{revision}.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript((FIXTURES / "previous_layout" / f"revision_{revision}.sql").read_text())
+    return Settings.from_env(
+        {
+            "PRESENCE_DATABASE_URL": f"sqlite:///{path}",
+            "PRESENCE_DATA_DIR": str(tmp_path / "data"),
+            "PRESENCE_PSEUDONYM_KEY": "previous-layout-fixture-key",
+        }
+    )
+
+
+def visits_of(settings: Settings) -> pd.DataFrame:
+    engine = db.make_engine(settings.database_url)
+    with engine.connect() as connection:
+        found = pd.DataFrame(connection.execute(select(*(VISITS.c[name] for name in VISIT_COLUMNS))).all())
+    engine.dispose()
+    return found.sort_values(["device", "first_seen"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("revision", ["0003", "0006"])
+def test_a_database_of_the_previous_layout_upgrades_to_the_models(tmp_path, revision):
+    settings = restored(tmp_path, revision)
+    engine = db.make_engine(settings.database_url)
+    assert db.schema_revision(engine) == revision
+    db.migrate(engine)
+    assert db.schema_revision(engine) == db.SCHEMA_HEAD
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+        assert connection.execute(select(func.count()).select_from(Observation)).scalar_one() == 10
+    engine.dispose()
+
+
+def test_visits_stored_by_the_previous_layout_are_those_the_store_makes_now(tmp_path):
+    old = restored(tmp_path / "old", "0006")
+    young = restored(tmp_path / "young", "0003")
+    for settings in (old, young):
+        engine = db.make_engine(settings.database_url)
+        db.migrate(engine)
+        engine.dispose()
+    stored_before = visits_of(old)
+    assert len(stored_before) == 8
+
+    engine = db.make_engine(young.database_url)
+    result = refresh_visits(engine, young)  # the 0003 database never had visits: all ten observations merge now
+    engine.dispose()
+    assert result.observations == 10
+    pd.testing.assert_frame_equal(visits_of(young), stored_before)
+
+    engine = db.make_engine(old.database_url)
+    assert refresh_visits(engine, old).observations == 0  # the old watermark is honoured: nothing merged twice
+    assert rebuild_visits(engine, old).observations == 10
+    engine.dispose()
+    pd.testing.assert_frame_equal(visits_of(old), stored_before)
+
+
+def test_the_upgraded_database_takes_new_posts(tmp_path):
+    settings = restored(tmp_path, "0006")
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    ingestor = Ingestor(engine, Normalizer(settings))
+    body = (FIXTURES / "engenius_sample.json").read_bytes()
+    again = ingestor.store(parse("engenius", decode(body)), datetime(2026, 12, 1, 9, tzinfo=UTC))
+    assert (again.stored, again.duplicates) == (0, 3)  # the same records the old layout stored: deduplicated
+    engine.dispose()
