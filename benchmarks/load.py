@@ -15,9 +15,9 @@ client thread counts as late, and the lateness is reported so a saturated load g
 1. posts only: the baseline, a fresh receiver (2 gunicorn workers, SQLite in a temporary data directory,
    synchronous=FULL as shipped);
 2. posts + dashboard: another fresh receiver, and in another process the dashboard's own data functions
-   (`app.dashboard.data`) in a loop, uncached, on the simulated clock: each round is a Live tick (`data.live`:
+   (`app.dashboard.products`) in a loop, uncached, on the simulated clock: each round is a Live tick (`products.live`:
    the last hours of observations, occupancy, the APs' last reports, and the history it compares with) and a
-   Visitors page (`data.explorer` of the sidebar's default range: the CLI's `window_analysis`, which refreshes
+   Visitors page (`products.explorer` of the sidebar's default range: the CLI's `window_analysis`, which refreshes
    the stored visits first and so writes to the database too). A round starts every LIVE_REFRESH / speed
    seconds, the Live page's own rate on the compressed clock, or at once when the previous one ran late.
 
@@ -297,7 +297,7 @@ def dashboard_loop(
 
     from analytics.filters import Filters
     from app.commands import export
-    from app.dashboard import data, filters
+    from app.dashboard import cache, data, filters, products
 
     result = Queries()
     refresh = export.refresh_visits
@@ -312,7 +312,7 @@ def dashboard_loop(
     ready.set()
     started_at = start_at.get()
     data.clock = lambda: simulated_now(started_at, speed)
-    interval = result.interval = data.LIVE_REFRESH.total_seconds() / speed
+    interval = result.interval = products.LIVE_REFRESH.total_seconds() / speed
     next_round = started_at + interval
 
     def more() -> bool:
@@ -327,18 +327,18 @@ def dashboard_loop(
         try:
             # Uncached, as on a server whose caches just expired: the engine (a connection pool) stays.
             st.cache_data.clear()
-            data.analysis.clear()
-            data.observations.clear()
+            cache.analysis.clear()
+            cache.observations.clear()
             src = data.source()
             held = data.span(src)
             if held.empty:
                 continue
             assert held.first_day is not None
             assert held.last_day is not None
-            live = data.live(src, Filters())
+            live = products.live(src, Filters())
             live_done = time.perf_counter()
             first, last = filters.default_range(held.first_day, held.last_day, data.today(src))
-            view = data.explorer(src, first, last, Filters())
+            view = products.explorer(src, first, last, Filters())
         except Exception as exc:  # any failure is a finding: record it and keep querying
             result.errors.append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
             continue

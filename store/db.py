@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# The newest migration's revision (tests/receiver/test_schema.py holds it equal to the scripts' head): a database
+# The newest migration's revision (tests/storage/test_schema.py holds it equal to the scripts' head): a database
 # already there is not upgraded, so commands that only read never import Alembic.
 SCHEMA_HEAD = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.dashboard import auth, data, filters, ui
+from app.dashboard import auth, data, filters, products, ui
 from config.settings import ConfigError
 
 # Not `pages/`: Streamlit treats a `pages/` folder beside the entry script as a legacy multipage app, and a first
@@ -49,7 +49,7 @@ def _counts(*, default: bool = False) -> st.Page:
 
 
 def _options(src: data.Source):
-    return lambda first, last: filters.FilterOptions(**data.filter_options(src, first, last))
+    return lambda first, last: filters.FilterOptions(**products.filter_options(src, first, last))
 
 
 def main() -> None:
@@ -86,7 +86,7 @@ def dashboard() -> None:
     try:
         selection = filters.sidebar(held.first_day, held.last_day, data.today(src), options)
         if WARM_UP_FLAG in sys.argv:
-            data.warm_up(src, selection.first, selection.last)
+            products.warm_up(src, selection.first, selection.last)
         page.run()
     except data.DatabaseUnavailable as exc:
         ui.database_unreachable(exc)

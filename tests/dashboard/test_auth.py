@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.dashboard import auth, data, filters, passwords
+from app.dashboard import auth, data, filters, passwords, products
 from app.dashboard.passwords import Attempts, Credentials, credentials, secret_files
 from config.settings import ConfigError
 from tests.dashboard.conftest import ENTRY, Shop
@@ -165,8 +165,9 @@ def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*args, **kwargs):
         raise AssertionError("the dashboard read its data before the login")
 
-    for name in ("source", "settings", "span", "engine", "filter_options"):
+    for name in ("source", "settings", "span", "engine"):
         monkeypatch.setattr(data, name, forbidden)
+    monkeypatch.setattr(products, "filter_options", forbidden)
 
 
 @pytest.fixture

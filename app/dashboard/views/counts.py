@@ -17,7 +17,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.counts import NOW_WINDOW, interval_summary, nearby_now
-from app.dashboard import auth, charts, data, filters, ui
+from app.dashboard import auth, cache, charts, data, filters, products, ui
 from store.count_frames import site_minutes
 from store.queries import local_day_bounds
 
@@ -27,7 +27,7 @@ def _unavailable(src: data.Source, exc: SQLAlchemyError) -> data.DatabaseUnavail
     return data.DatabaseUnavailable(f"cannot read {src.display_url}: {reason}")
 
 
-@st.cache_data(ttl=data.HISTORY_TTL, show_spinner="Counting devices…")
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting devices…")
 def hourly(src: data.Source, first: date, last: date) -> pd.DataFrame:
     """`analytics.counts.interval_summary` per site-local hour of the days first..last."""
     start, end = local_day_bounds(first, last, src.tz)
@@ -40,7 +40,7 @@ def hourly(src: data.Source, first: date, last: date) -> pd.DataFrame:
     return interval_summary(minutes, start, end, src.tz, "hour")
 
 
-@st.cache_data(ttl=data.LIVE_TTL, show_spinner=False)
+@st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False)
 def recent(src: data.Source, now: datetime) -> pd.Series:
     """Per site, the most nearby devices in a minute of the last NOW_WINDOW (`now` floored by the caller, so
     sessions share one read)."""
@@ -97,12 +97,12 @@ st.caption(
 )
 
 
-@st.fragment(run_every=data.LIVE_REFRESH)
+@st.fragment(run_every=products.LIVE_REFRESH)
 def now_panel() -> None:
     if not auth.still_open():  # this rerun skips the router's gate: a login that no longer holds goes back to it
         st.rerun()
     tick = data.clock()
-    seconds = data.LIVE_TTL.total_seconds()
+    seconds = cache.LIVE_TTL.total_seconds()
     tick = datetime.fromtimestamp(tick.timestamp() // seconds * seconds, tz=tick.tzinfo)
     try:
         per_site = recent(src, tick)

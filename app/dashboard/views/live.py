@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.dashboard import auth, charts, data, filters, ui
+from app.dashboard import auth, charts, data, filters, products, ui
 
 st.title("Live")
 selection = filters.current()
 src = data.source()
 st.caption(
     "Visitors heard in the last 10 minutes, refreshed every "
-    f"{data.LIVE_REFRESH.seconds} s. The date range does not apply here; the other filters do."
+    f"{products.LIVE_REFRESH.seconds} s. The date range does not apply here; the other filters do."
 )
 
 
-@st.fragment(run_every=data.LIVE_REFRESH)
+@st.fragment(run_every=products.LIVE_REFRESH)
 def live_panel() -> None:
     if not auth.still_open():  # this rerun skips the router's gate: a login that no longer holds goes back to it
         st.rerun()
     try:
-        now = data.live(src, selection.filters)
+        now = products.live(src, selection.filters)
     except data.DatabaseUnavailable as exc:
         ui.database_unreachable(exc)
         return
@@ -46,13 +46,13 @@ def live_panel() -> None:
         ui.chart(charts.occupancy_recent(now.recent))
     if now.all_silent:
         st.warning(
-            f"**No access point has reported for over {data.AP_SILENT_AFTER.seconds // 60} minutes.** "
+            f"**No access point has reported for over {products.AP_SILENT_AFTER.seconds // 60} minutes.** "
             "Is the receiver (`presence serve`) running and reachable from the APs?",
             icon=":material/wifi_off:",
         )
     elif now.silent_aps:
         st.warning(
-            f"**Silent for over {data.AP_SILENT_AFTER.seconds // 60} minutes:** " + ", ".join(now.silent_aps),
+            f"**Silent for over {products.AP_SILENT_AFTER.seconds // 60} minutes:** " + ", ".join(now.silent_aps),
             icon=":material/wifi_off:",
         )
     st.subheader("Access points")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.dashboard import charts, data, filters, tables, ui
+from app.dashboard import charts, data, filters, products, tables, ui
 
 st.title("Trends")
 selection = filters.current()
@@ -15,7 +15,7 @@ presenting = st.toggle(
     bind="query-params",
     help="Large charts one below the other, for a meeting room screen. Collapse the sidebar with « for more room.",
 )
-view = data.trends(src, selection.first, selection.last, selection.filters)
+view = products.trends(src, selection.first, selection.last, selection.filters)
 st.caption(
     f"This week: {view.this_monday:%a %d %b} – {view.last:%a %d %b}, against the same days of last week. "
     f"Hour and weekday profiles: {selection.describe()}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.dashboard import charts, data, filters, tables, ui
+from app.dashboard import charts, data, filters, products, tables, ui
 
 st.title("Visitors")
 selection = filters.current()
 src = data.source()
-view = data.explorer(src, selection.first, selection.last, selection.filters)
+view = products.explorer(src, selection.first, selection.last, selection.filters)
 previous = selection.previous()
 st.caption(f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}")
 
@@ -85,8 +85,8 @@ table_categories = st.segmented_control(
     format_func=tables.CATEGORY_PLURALS.get,
     key="listed",
 )
-visits = data.visit_list(src, selection.first, selection.last, selection.filters, tuple(sorted(table_categories)))
-shown = visits.head(data.VISIT_TABLE_ROWS)
+visits = products.visit_list(src, selection.first, selection.last, selection.filters, tuple(sorted(table_categories)))
+shown = visits.head(products.VISIT_TABLE_ROWS)
 st.caption(
     f"{len(visits):,} visits started in the range"
     + (f"; the latest {len(shown):,} are shown, the CSV has all." if len(shown) < len(visits) else ".")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.dashboard import charts, data, filters, ui
+from app.dashboard import charts, data, filters, products, ui
 
 st.title("Zones")
 selection = filters.current()
 src = data.source()
-view = data.zone_view(src, selection.first, selection.last, selection.filters)
+view = products.zone_view(src, selection.first, selection.last, selection.filters)
 st.caption(
     f"{selection.describe()} · a visit belongs to the zone where it spent most of its time; zones are named after "
     "the access point they hear strongest."

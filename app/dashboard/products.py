@@ -1,0 +1,385 @@
+"""What each dashboard page shows, built from the shared analyses (app.dashboard.cache): one function per page.
+
+Each returns a small frozen dataclass of report dicts and tidy frames (`app.dashboard.tables`), cached with
+`st.cache_data` and refreshed in the background, so a page script only draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from analytics import occupancy
+from analytics.classify import PARTY, staff_devices
+from analytics.filters import Filters
+from analytics.report import (
+    Analysis,
+    analyse,
+    analyse_visits,
+    daily_series,
+    hour_of_week,
+    needs_observations,
+    zone_transitions,
+)
+from analytics.zones import zone_name
+from app.dashboard import cache, data, tables
+from app.dashboard.data import DatabaseUnavailable, Source
+from store.frames import load_observations, load_visits
+from store.models import APReport, Observation
+from store.queries import ap_reports, local_day_bounds
+
+LIVE_REFRESH = timedelta(seconds=30)  # the live panel reruns itself this often
+RECENT = timedelta(hours=4)  # the live line's span
+RECENT_LOAD = RECENT + timedelta(hours=2)  # visits in progress at the line's start began up to this long ago
+LIVE_FREQ_MINUTES = 5
+TYPICAL_FREQ_MINUTES = 15
+TYPICAL_WEEKS = 4
+# An AP that has reported nothing for this long gets a warning: EnGenius and HiveManager both post every minute
+# or so while they hear anything, and a shop's APs always hear someone's phone during opening hours.
+AP_SILENT_AFTER = timedelta(minutes=10)
+VISIT_TABLE_ROWS = 2000  # shown on the page; the CSV download has them all
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False, refresh_mode="background")
+def filter_options(src: Source, first: date, last: date) -> dict[str, Any]:
+    """SSIDs, manufacturers and APs (display name -> MAC) heard from the history before `first` up to `last`,
+    and the zones they make.
+
+    Read with three DISTINCT queries, not from the shared frame: the sidebar is drawn before any page, and must
+    not wait for the frame's first load. An AP's display name is its configured name, or its MAC; a name two
+    APs share gets the MAC added. Zones are named after the AP each one hears strongest (analytics.zones), so the
+    AP names are the zone names.
+    """
+    start, end = local_day_bounds(first, last, src.tz)
+    since = start - data.analytics_settings().history
+    table = Observation.__table__
+    values = {}
+    try:
+        with data.engine(src.database_url).connect() as connection:
+            for name in ("ssid", "manufacturer", "ap_mac"):
+                column = table.c[name]
+                # The last_seen index narrows the scan to the window; DISTINCT keeps the answer small.
+                query = select(column).distinct().where(table.c.last_seen >= since, table.c.last_seen < end)
+                values[name] = sorted(value for value in connection.execute(query.where(column.is_not(None))).scalars())
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    aps = sorted(set(values["ap_mac"]) | {ap.mac for ap in src.access_points})
+    names = {mac: zone_name(mac, src.ap_map) for mac in aps}
+    shared = {name for name in names.values() if list(names.values()).count(name) > 1}
+    labels = {(f"{name} ({mac})" if name in shared else name): mac for mac, name in names.items()}
+    return {
+        "ssids": values["ssid"],
+        "manufacturers": values["manufacturer"],
+        "aps": dict(sorted(labels.items())),
+        "zones": sorted(set(names.values())),
+    }
+
+
+# --- explorer ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """What the Visitors page shows for one selection."""
+
+    report: dict[str, Any]
+    previous: dict[str, Any]
+    daily: pd.DataFrame
+    dwell_buckets: pd.DataFrame
+    loyalty: pd.DataFrame
+    manufacturers: pd.DataFrame
+    unknown_manufacturer: int  # visitors whose phone names no manufacturer (randomized MACs)
+    ssids: pd.DataFrame
+    not_connected: int  # visitors never associated to any SSID
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting visitors…", refresh_mode="background")
+def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer:
+    """The selection's report, the previous period's, and the tidy frames behind the Visitors page's charts."""
+    days = (last - first).days + 1
+    previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
+    current = cache.analysis_of(src, first, last, filters, previous_first)
+    now = cache.report_of(src, first, last, filters, previous_first)
+    manufacturers, unknown_manufacturer = tables.breakdown(current.visitor_visits, "manufacturer")
+    ssids, not_connected = tables.breakdown(current.visitor_visits, "ssid")
+    return Explorer(
+        report=now,
+        previous=cache.report_of(src, previous_first, previous_last, filters, previous_first),
+        daily=tables.daily(now, tables.staff_per_day(current.window_visits)),
+        dwell_buckets=tables.dwell_buckets(now),
+        loyalty=tables.loyalty(now),
+        manufacturers=manufacturers,
+        unknown_manufacturer=unknown_manufacturer,
+        ssids=ssids,
+        not_connected=not_connected,
+    )
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
+def visit_list(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> pd.DataFrame:
+    """The selection's visits of the given categories ("visitor", "passerby", "staff"), newest first."""
+    days = (last - first).days + 1
+    current = cache.analysis_of(src, first, last, filters, first - timedelta(days=days), complete=True)
+    return tables.visit_table(current.window_visits, src.tz, categories)
+
+
+# --- trends ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trends:
+    """What the Trends page shows: the week of the selection's last day against the weeks before it."""
+
+    this_monday: date
+    last: date
+    this_week: dict[str, Any]
+    last_week: dict[str, Any]
+    week_over_week: pd.DataFrame
+    hour_of_week: pd.DataFrame
+    weekday: pd.DataFrame
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing weeks…", refresh_mode="background")
+def trends(src: Source, first: date, last: date, filters: Filters) -> Trends:
+    """This week (its Monday to `last`) against the same days of last week, both as `presence report` counts them;
+    daily visitors by weekday for this week, last week and the average of the TYPICAL_WEEKS weeks before; and the
+    selection's hour-of-week and weekday profiles."""
+    this_monday = tables.monday_of(last)
+    weeks_first = this_monday - timedelta(weeks=TYPICAL_WEEKS)
+    need_from = min(first, weeks_first)
+    by_day = daily_series(cache.analysis_of(src, weeks_first, last, filters, need_from))
+    # Days before the first observation are not days without visitors: leave them out of the averages.
+    first_day = data.span(src).first_day
+    if first_day is not None:
+        by_day = by_day.loc[by_day["date"] >= pd.Timestamp(first_day)]
+    selected = cache.analysis_of(src, first, last, filters, need_from)
+    return Trends(
+        this_monday=this_monday,
+        last=last,
+        this_week=cache.report_of(src, this_monday, last, filters, need_from),
+        last_week=cache.report_of(src, this_monday - timedelta(weeks=1), last - timedelta(weeks=1), filters, need_from),
+        week_over_week=tables.week_over_week(by_day, this_monday, TYPICAL_WEEKS),
+        hour_of_week=tables.hour_of_week(hour_of_week(selected)),
+        weekday=tables.weekday_means(daily_series(selected)),
+    )
+
+
+# --- zones -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """What the Zones page shows for one selection."""
+
+    stats: pd.DataFrame
+    occupancy: pd.DataFrame
+    transitions: pd.DataFrame
+    floor_aps: pd.DataFrame
+    positions: pd.DataFrame
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Placing visits in zones…", refresh_mode="background")
+def zone_view(src: Source, first: date, last: date, filters: Filters) -> ZoneView:
+    """Per-zone report rows, occupancy over time per zone, zone-to-zone moves, and the floor plot's points."""
+    days = (last - first).days + 1
+    need_from = first - timedelta(days=days)  # the Visitors page's frame: switching pages reuses its analysis
+    current = cache.analysis_of(src, first, last, filters, need_from)
+
+    def zone_series(visits: pd.DataFrame) -> pd.Series:
+        return occupancy.occupancy_series(visits, current.window_start, current.window_end, current.tz, "15min")
+
+    return ZoneView(
+        stats=tables.zone_stats(cache.report_of(src, first, last, filters, need_from)),
+        occupancy=tables.zone_occupancy(current.visitor_visits, zone_series),
+        transitions=tables.transitions(_zone_transitions(src, first, last, filters, current)),
+        floor_aps=tables.floor_aps(src.ap_map),
+        positions=tables.floor_positions(current.visitor_visits),
+    )
+
+
+def _zone_transitions(src: Source, first: date, last: date, filters: Filters, current: Analysis) -> pd.DataFrame:
+    """Zone-to-zone moves of the window's visitors. An analysis of stored visits carries no moves (the report has
+    no use for them), so they are loaded here with the window's visits; the visits were refreshed for `current`."""
+    if needs_observations(filters):
+        return zone_transitions(current)
+    start, end = local_day_bounds(first, last, src.tz)
+    try:
+        stored = load_visits(
+            data.engine(src.database_url),
+            start,
+            end,
+            data.analytics_settings(),
+            tz=src.tz,
+            complete=True,
+            exclude_randomized=filters.exclude_randomized,
+            moves=True,
+        )
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    moved = analyse_visits(
+        stored.visits, start, end, data.analytics_settings(), filters, src.tz, stored.device_counts, stored.moves
+    )
+    return zone_transitions(moved)
+
+
+# --- live --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveHistory:
+    """What the live panel compares with, computed from the TYPICAL_WEEKS weeks before today."""
+
+    typical: pd.DataFrame  # weekday, minute, visitors
+    staff: frozenset[tuple[str, str]]  # (site, device) of staff, by analytics' staff rule
+    computed_at: datetime
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Learning what a usual day looks like…", refresh_mode="background")
+def live_history(src: Source, today: date, filters: Filters) -> LiveHistory:
+    """Typical occupancy per weekday and 15 minutes, and the staff devices, from the weeks before today.
+
+    Cached for HISTORY_TTL and refreshed in the background: a live tick never waits for it after the first.
+    """
+    first, last = today - timedelta(weeks=TYPICAL_WEEKS), today - timedelta(days=1)
+    history = cache.analysis_of(src, first, last, filters)
+    samples = occupancy.occupancy_series(
+        history.visitor_visits, history.window_start, history.window_end, src.tz, f"{TYPICAL_FREQ_MINUTES}min"
+    )
+    today_start, today_end = local_day_bounds(today, today, src.tz)
+    staff = staff_devices(history.visits, today_start, today_end, data.analytics_settings())
+    return LiveHistory(
+        typical=tables.typical_occupancy(samples),
+        staff=frozenset((str(site), str(device)) for site, device in staff),
+        computed_at=data.clock(),
+    )
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live panel at one moment."""
+
+    now: datetime
+    inside: int
+    typical_now: float | None
+    per_zone: pd.DataFrame
+    recent: pd.DataFrame
+    aps: pd.DataFrame
+    learning: bool  # history is still being computed: no typical values yet, staff not told apart
+
+    @property
+    def silent_aps(self) -> list[str]:
+        """Names of the APs that have not reported for over AP_SILENT_AFTER."""
+        return self.aps.loc[self.aps["silent"], "name"].tolist()
+
+    @property
+    def all_silent(self) -> bool:
+        return len(self.silent_aps) == len(self.aps)
+
+
+def live(src: Source, filters: Filters) -> Live:
+    """Visitors inside now (heard within the analytics' live window), per zone, the last hours against typical,
+    and each AP's last report. Only the last RECENT_LOAD of observations is read; history comes from the cache.
+
+    On a server that warms up (`presence dashboard`), the very first tick does not wait for the history: it shows
+    the count at once and the history follows on a later tick.
+    """
+    now = data.clock()
+    key = (src, now.astimezone(src.tz).date(), filters)
+    state = cache.warm_ups()
+    if state.background and key not in state.ready:
+        cache.in_background(state, key, _learn_history)
+        return _live(src, filters, _tick(now), None)
+    history = live_history(*key)
+    state.ready.add(key)
+    return _live(src, filters, _tick(now), history)
+
+
+def _learn_history(state: cache.WarmUps, key: tuple[Source, date, Filters]) -> None:
+    live_history(*key)
+    state.ready.add(key)
+
+
+def _tick(now: datetime) -> datetime:
+    """`now` floored to the live cache's granularity, so every session in the same tick shares one computation."""
+    seconds = cache.LIVE_TTL.total_seconds()
+    return datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=UTC)
+
+
+@st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False, hash_funcs={LiveHistory: lambda history: history.computed_at})
+def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | None) -> Live:
+    tz = src.tz
+    settings = data.analytics_settings()
+    start = now - RECENT_LOAD
+    try:
+        recent = load_observations(data.engine(src.database_url), start, now, history=timedelta(0))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    current = analyse(recent, start, now, settings, filters, tz, src.ap_map)
+    visits = current.visitor_visits
+    if history is not None and history.staff and len(visits):
+        is_staff = pd.MultiIndex.from_frame(visits[PARTY]).isin(list(history.staff))
+        visits = visits.loc[~is_staff]
+    inside, zones = occupancy.live_occupancy(visits, now, settings.live_window)
+    line = occupancy.occupancy_series(visits, now - RECENT, now, tz, f"{LIVE_FREQ_MINUTES}min")
+    typical = history.typical if history is not None else tables.typical_occupancy(pd.Series(dtype="float64"))
+    slot = pd.DatetimeIndex([pd.Timestamp(now).tz_convert(tz).tz_localize(None)])
+    typical_now = tables.typical_at(typical, slot, TYPICAL_FREQ_MINUTES)[0]
+    last_seen = pd.concat([_ap_last_reports(src), recent.groupby("ap_mac")["last_seen"].max()])
+    last_seen = last_seen.groupby(level=0).max()
+    names = {ap.mac: ap.name for ap in src.access_points}
+    return Live(
+        now=now,
+        inside=inside,
+        typical_now=None if pd.isna(typical_now) else float(typical_now),
+        per_zone=tables.per_zone(zones),
+        recent=tables.recent_with_typical(line, typical, TYPICAL_FREQ_MINUTES),
+        aps=tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz),
+        learning=history is None,
+    )
+
+
+def _ap_last_reports(src: Source) -> pd.Series:
+    """When each AP last posted a report (UTC), empty lists included: the receiver's own record of it."""
+    try:
+        eng = data.engine(src.database_url)
+        if not inspect(eng).has_table(APReport.__tablename__):
+            return pd.Series(dtype="datetime64[ns, UTC]")
+        reports = ap_reports(eng)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
+    return pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
+
+
+# --- warm-up -----------------------------------------------------------------------------------------------------
+
+
+def warm_up(src: Source, first: date, last: date) -> None:
+    """Compute every page's default view in a background thread, once per server process and range.
+
+    The first reading of four weeks of observations takes seconds; done here, while someone looks at the first
+    page, every other page then opens from the cache. Caches refresh in the background after that.
+    """
+    state = cache.warm_ups()
+    state.background = True
+    cache.in_background(state, (src, first, last), _warm)
+
+
+def _warm(state: cache.WarmUps, key: tuple[Source, date, date]) -> None:
+    src, first, last = key
+    everything = Filters()
+    _learn_history(state, (src, data.today(src), everything))
+    explorer(src, first, last, everything)
+    visit_list(src, first, last, everything, ("visitor",))
+    zone_view(src, first, last, everything)
+    trends(src, first, last, everything)
+    # Last, the observations themselves: the first SSID, manufacturer or AP filter then needs no reading.
+    cache.observations(src, cache.load_from(src, first - (last - first) - timedelta(days=1)))
+
+
