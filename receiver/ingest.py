@@ -56,6 +56,10 @@ def _validate(model: type[BaseModel], document: Any) -> Any:
         raise InvalidPayload.from_validation(exc) from None
     except RecursionError:
         raise InvalidPayload("payload is nested too deeply") from None
+    except ArithmeticError:
+        # Every number is bounded before arithmetic (receiver.vendors.types); should one slip through, the
+        # sender still gets a refusal (and the body is quarantined), not a 500.
+        raise InvalidPayload("invalid payload: a number is out of range") from None
 
 
 def parse(vendor: str, document: Any) -> Parsed:

@@ -18,7 +18,15 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from receiver.vendors.types import RSSI_FLOOR_DBM, EpochTime, IsoTime, MacAddress, Text
+from receiver.vendors.types import (
+    COORDINATE_LIMIT,
+    RSSI_FLOOR_DBM,
+    EpochTime,
+    IsoTime,
+    MacAddress,
+    Text,
+    bounded_number,
+)
 from store.records import Sighting
 
 VENDOR = "meraki"
@@ -48,7 +56,13 @@ def _lenient_float(value: object) -> object:
 
 
 def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+    """Unknown for NaN and infinities; a refusal for a finite value no floor plan or globe holds (checked before
+    any conversion: a 400-digit integer overflows a float)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not bounded_number(value, COORDINATE_LIMIT):
+        raise ValueError(f"must be a number between -{COORDINATE_LIMIT:.0e} and {COORDINATE_LIMIT:.0e}")
+    return float(value)
 
 
 LenientFloat = Annotated[float | None, BeforeValidator(_lenient_float)]
