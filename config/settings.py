@@ -62,6 +62,10 @@ class Settings:
     quarantine_days: int = 14
     retention_days: int | None = None  # `presence prune` deletes observations older than this; None: kept for ever
     refusal_limit: int = 120  # refused posts per client per minute before 429; 0 turns the limit off
+    # A record last seen more than this after the POST was received is refused (the AP's clock may run a little
+    # ahead of ours; a webhook reports the last minute, so anything further ahead is a wrong clock or a forgery).
+    clock_skew_seconds: int = 300
+    max_record_age_seconds: int | None = None  # POSTs only: a record first seen longer ago is refused; None: off
 
     @property
     def tz(self) -> ZoneInfo:
@@ -129,6 +133,8 @@ class Settings:
             quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
             retention_days=_positive_int(env, "PRESENCE_RETENTION_DAYS", 0) or None,
             refusal_limit=_non_negative_int(env, "PRESENCE_REFUSAL_LIMIT", 120),
+            clock_skew_seconds=_non_negative_int(env, "PRESENCE_CLOCK_SKEW_SECONDS", 300),
+            max_record_age_seconds=_non_negative_int(env, "PRESENCE_MAX_RECORD_AGE_SECONDS", 0) or None,
         )
 
 

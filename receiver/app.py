@@ -20,6 +20,7 @@ from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, Too
 from receiver.ingest import Ingestor, Parsed, decode, parse
 from receiver.limits import RefusalLimit, RefusalLimiter
 from receiver.openapi import openapi_document
+from receiver.plausibility import TimeWindow
 from store import db
 from store.observations import StoreResult
 from store.records import Normalizer
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         "ingestor": Ingestor(engine, Normalizer(settings)),
         "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days, keep_bodies=not settings.count_only),
         "limiter": RefusalLimiter(RefusalLimit(max_refusals=settings.refusal_limit)),
+        "window": TimeWindow.from_settings(settings),
     }
 
     app.register_error_handler(ReceiverError, _receiver_error)
@@ -165,13 +167,17 @@ def _read_body(req: Request) -> bytes:
 
 
 def _parse_authenticated(vendor: str, body: bytes, document: Any) -> Parsed:
-    """Validate an authenticated body; one that fails is quarantined before the 4xx goes back."""
+    """Validate an authenticated body, its times against the time it was received; one that fails is quarantined
+    before the 4xx goes back."""
+    state = _state()
+    received_at = g.received_at = datetime.now(UTC)
     try:
-        return parse(vendor, document)
+        parsed = parse(vendor, document)
+        state["window"].check(parsed.sightings, received_at, "the time the POST was received")
+        return parsed
     except ReceiverError as error:
-        state = _state()
         try:
-            quarantine.keep(state["engine"], vendor, body, error, datetime.now(UTC), state["quarantine"])
+            quarantine.keep(state["engine"], vendor, body, error, received_at, state["quarantine"])
         except SQLAlchemyError:
             log.exception("could not quarantine a refused POST", extra={"vendor": vendor})
         raise
@@ -201,7 +207,7 @@ def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
 
 def _store(parsed: Parsed):
     vendor = parsed.vendor
-    received_at = datetime.now(UTC)
+    received_at: datetime = g.received_at  # the time its records were held to
     try:
         result: StoreResult = _state()["ingestor"].store(parsed, received_at)
     except SQLAlchemyError as exc:

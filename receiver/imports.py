@@ -2,7 +2,9 @@
 
 Each body goes through exactly the validation, normalization and dedupe of an HTTP POST (receiver.ingest),
 in its own transaction, so one bad line refuses only itself. Nothing is authenticated: these are the
-operator's own files.
+operator's own files. The future bound on times applies as to a POST, against the time of capture: a file's
+modification time, which nothing it holds can be newer than (or now, when that is earlier); the age bound does
+not (captures are old by nature).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from receiver.errors import ReceiverError
 from receiver.ingest import NOT_PARSED, Ingestor, decode, detect_vendor, parse
+from receiver.plausibility import TimeWindow
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Capture:
 
     source: str
     body: bytes
+    captured_by: datetime | None = None  # when the capture was written at the latest (its file's mtime)
 
 
 @dataclass(frozen=True)
@@ -59,23 +63,37 @@ def captures(path: Path) -> Iterator[Capture]:
     """Bodies in a file (one JSON document per non-blank line) or a directory (`*.json`, one body each)."""
     if path.is_dir():
         for file in sorted(path.rglob("*.json")):
-            yield Capture(str(file.relative_to(path)), file.read_bytes())
+            yield Capture(str(file.relative_to(path)), file.read_bytes(), _modified(file))
         return
+    modified = _modified(path)
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
-                yield Capture(f"{path.name}:{number}", line)
+                yield Capture(f"{path.name}:{number}", line, modified)
 
 
-def import_capture(ingestor: Ingestor, capture: Capture, vendor: str | None = None) -> Outcome:
-    """Validate and store one body; a refusal is reported in the outcome, never raised."""
+def _modified(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def import_capture(
+    ingestor: Ingestor, capture: Capture, vendor: str | None = None, window: TimeWindow | None = None
+) -> Outcome:
+    """Validate and store one body; a refusal is reported in the outcome, never raised.
+
+    `window` (default: the default clock skew) bounds its times from above only, against the time of capture.
+    """
     document = decode(capture.body)
     chosen = vendor or detect_vendor(document)
     if chosen is None and document is not NOT_PARSED:
         return Outcome(capture.source, None, refused="cannot tell the vendor from the body's shape; pass --vendor")
+    now = datetime.now(UTC)
+    captured = min(capture.captured_by, now) if capture.captured_by is not None else now
+    what = "the capture was written" if captured < now else "now"
     try:
         parsed = parse(chosen or "unknown", document)
+        (window or TimeWindow()).future_only().check(parsed.sightings, captured, f"the time {what}")
     except ReceiverError as exc:
         return Outcome(capture.source, chosen, refused=f"{exc.status}: {exc.message}")
-    result = ingestor.store(parsed, datetime.now(UTC))
+    result = ingestor.store(parsed, now)
     return Outcome(capture.source, chosen, result.stored, result.duplicates, parsed.ignored)

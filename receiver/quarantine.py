@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from receiver.errors import ReceiverError
 from receiver.ingest import Ingestor, Parsed, decode, parse
+from receiver.plausibility import TimeWindow
 from store import quarantine as stored
 from store.observations import StoreResult
 from store.quarantine import QuarantinePolicy
@@ -37,8 +38,12 @@ def keep(
     stored.keep(engine, vendor, clean, len(body), refusal, now, policy)
 
 
-def replay(engine: Engine, ingestor: Ingestor, entry_id: int, now: datetime) -> StoreResult:
+def replay(
+    engine: Engine, ingestor: Ingestor, entry_id: int, now: datetime, window: TimeWindow | None = None
+) -> StoreResult:
     """Validate a quarantined body with today's parsers; if it passes, store it and release it.
+
+    Its times are held to the time it was first received, by `window`'s future bound (default clock skew).
 
     Raises ReceiverError (still invalid) or LookupError (no such entry, or a truncated body that cannot be
     replayed whole).
@@ -49,6 +54,8 @@ def replay(engine: Engine, ingestor: Ingestor, entry_id: int, now: datetime) -> 
     if found["truncated"]:
         raise LookupError(f"quarantined post {entry_id} was kept without its whole body (size cap, or count-only mode)")
     parsed: Parsed = parse(found["vendor"], decode(found["body"]))
+    received_at = found["received_at"]
+    (window or TimeWindow()).future_only().check(parsed.sightings, received_at, "the time it was first received")
     result = ingestor.store(parsed, now)
     stored.release(engine, entry_id)
     return result

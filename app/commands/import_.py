@@ -11,6 +11,7 @@ from tqdm import tqdm
 from config.settings import Settings
 from receiver.imports import ImportSummary, captures, import_capture
 from receiver.ingest import VENDORS, Ingestor
+from receiver.plausibility import TimeWindow
 from store import db
 from store.records import Normalizer
 
@@ -33,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     db.migrate(engine)
     ingestor = Ingestor(engine, Normalizer(settings))
+    window = TimeWindow.from_settings(settings)  # its future bound only (see receiver.imports)
     summary = ImportSummary()
     progress = tqdm(captures(args.path), unit=" bodies", file=sys.stderr, disable=None)
     for capture in progress:
-        outcome = import_capture(ingestor, capture, args.vendor)
+        outcome = import_capture(ingestor, capture, args.vendor, window)
         summary.outcomes.append(outcome)
         if outcome.refused or args.each:
             detail = (
