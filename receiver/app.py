@@ -16,7 +16,14 @@ from werkzeug.exceptions import HTTPException
 from config.settings import Settings
 from receiver import metrics, quarantine
 from receiver.auth import verify_engenius_signature, verify_shared_secret
-from receiver.errors import BodyTooLarge, ReceiverError, ServiceUnavailable, TooManyRefusals, Unauthorized
+from receiver.errors import (
+    BodyTooLarge,
+    MalformedBody,
+    ReceiverError,
+    ServiceUnavailable,
+    TooManyRefusals,
+    Unauthorized,
+)
 from receiver.ingest import Ingestor, Parsed, decode, parse
 from receiver.limits import RefusalLimit, RefusalLimiter
 from receiver.openapi import openapi_document
@@ -153,17 +160,36 @@ def _read_body(req: Request) -> bytes:
     if req.content_length is not None:
         if req.content_length > limit:
             raise too_large
-        return req.get_data(cache=True)
+        try:
+            body = req.get_data(cache=True)
+        except Exception as exc:  # werkzeug's ClientDisconnected, or the server's own reader giving up
+            raise _unreadable(exc) from None
+        if len(body) < req.content_length:
+            raise MalformedBody(f"the body ended after {len(body)} of the {req.content_length} bytes announced")
+        return body
     stream = req.environ["wsgi.input"]
     pieces: list[bytes] = []
     size = 0
     while size <= limit:
-        piece = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - size))
+        try:
+            piece = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - size))
+        except Exception as exc:  # an invalid chunk size or terminator, or a client gone mid-body
+            raise _unreadable(exc) from None
         if not piece:
             return b"".join(pieces)
         pieces.append(piece)
         size += len(piece)
     raise too_large
+
+
+def _unreadable(exc: Exception) -> MalformedBody:
+    """The sender's fault, whatever the server's reader raised: a 400 (counted as a refusal), never a traceback.
+
+    Only reading the body is in the try: gunicorn raises its own ParseException subclasses (InvalidChunkSize,
+    ChunkMissingTerminator...) or NoMoreData (an OSError), werkzeug ClientDisconnected, a socket OSError.
+    """
+    reason = str(exc).strip() or type(exc).__name__
+    return MalformedBody(f"the body could not be read (malformed transfer encoding, or cut off): {reason[:80]}")
 
 
 def _parse_authenticated(vendor: str, body: bytes, document: Any) -> Parsed:

@@ -66,7 +66,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
         "threads": THREADS_PER_WORKER,
         "timeout": 30,
         "graceful_timeout": 20,
-        "keepalive": 5,
+        "keepalive": 0,  # one request per connection: see receiver.worker
         "accesslog": None if quiet else "-",
         "errorlog": "-",
         "loglevel": "warning" if quiet else "info",
