@@ -16,6 +16,9 @@ from store import db
 # happen after PROMETHEUS_MULTIPROC_DIR is set (in serve) and is done by each worker in load().
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+ACCESS_LOG_FORMAT = (
+    '{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "ms": %(M)s}'
+)
 DEFAULT_WORKERS = 2
 THREADS_PER_WORKER = 4
 
@@ -72,6 +75,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
         "loglevel": "warning" if quiet else "info",
         "proc_name": "presence-receiver",
         "child_exit": _child_exit,
-        "access_log_format": '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": "%(B)s", "ms": %(M)s}',
+        # The path without the query string: HiveManager may send its secret as ?secret=, and %(r)s (the whole
+        # request line) would write it to the log in clear, right or wrong.
+        "access_log_format": ACCESS_LOG_FORMAT,
     }
     _Receiver(settings, options).run()
