@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from receiver import metrics, quarantine
-from receiver.auth import verify_engenius_signature, verify_shared_secret
+from receiver.auth import MERAKI_TRANSPORTS, verify_engenius_signature, verify_shared_secret
 from receiver.errors import (
     BodyTooLarge,
     MalformedBody,
@@ -141,6 +141,7 @@ def ingest_meraki():
         settings.meraki_secret,
         vendor="Meraki",
         setting="PRESENCE_MERAKI_SECRET",
+        transports=MERAKI_TRANSPORTS,
     )
     return _store(_parse_authenticated("meraki", body, document))
 

@@ -52,18 +52,24 @@ def verify_engenius_signature(body: bytes, header: str | None, key: str | None) 
         raise Unauthorized("Signature does not match the body under the configured key")
 
 
-def verify_shared_secret(candidates: list[str], secret: str | None, *, vendor: str, setting: str) -> None:
+AEROHIVE_TRANSPORTS = (
+    "send it as a Bearer token, a Basic auth password, a 'secret' body field or a 'secret' query parameter"
+)
+MERAKI_TRANSPORTS = "Meraki sends it as the 'secret' field of the body (the Secret set with the Post URL)"
+
+
+def verify_shared_secret(
+    candidates: list[str], secret: str | None, *, vendor: str, setting: str, transports: str = AEROHIVE_TRANSPORTS
+) -> None:
     """Raise Unauthorized unless one of the secrets the request carried equals the configured one.
 
     Every candidate is compared, so the time taken does not depend on which transport carried the secret.
+    `transports` says, when none was sent, where this vendor puts it.
     """
     if not secret:
         raise Unauthorized(f"{vendor} is not configured on this receiver: set {setting}")
     if not candidates:
-        raise Unauthorized(
-            f"missing {vendor} secret: send it as a Bearer token, a Basic auth password, "
-            "a 'secret' body field or a 'secret' query parameter"
-        )
+        raise Unauthorized(f"missing {vendor} secret: {transports}")
     expected = secret.encode("utf-8", "surrogatepass")
     matched = False
     for candidate in candidates:

@@ -74,6 +74,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
         "errorlog": "-",
         "loglevel": "warning" if quiet else "info",
         "proc_name": "presence-receiver",
+        # gunicorn's control socket defaults to one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl),
+        # which every `presence serve` on the host would share; nothing here uses it.
+        "control_socket_disable": True,
         "child_exit": _child_exit,
         # The path without the query string: HiveManager may send its secret as ?secret=, and %(r)s (the whole
         # request line) would write it to the log in clear, right or wrong.

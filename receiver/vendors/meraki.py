@@ -4,7 +4,9 @@ v2 (`"type": "DevicesSeen"`) is one POST per AP: `data.apMac` and `data.observat
 `seenTime`/`seenEpoch` and an `rssi` that is a positive signal-to-noise style figure, not dBm.
 v3 (`"type": "WiFi"`) is one POST per network, organized by client: each observation has `locations[]` whose
 `rssiRecords[]` say which APs heard the client how loudly, or, for a client no longer heard, a `latestRecord`.
-Bluetooth types (`BluetoothDevicesSeen`, `BLE`) are acknowledged and counted but are not Wi-Fi observations.
+Bluetooth types are acknowledged and counted but are not Wi-Fi observations, and their records are not validated
+(nothing of them is stored): v2 `BluetoothDevicesSeen`, and for v3 both `BLE` (the documentation's table) and
+`Bluetooth` (what v3 networks that scan both send in the wild).
 
 Meraki is inconsistent in the wild, so this parser is lenient where it is safe: numbers sent as strings,
 `"NaN"` or empty coordinates (read as unknown), and v2's `ipv4` written as `"hostname/address"`.
@@ -31,7 +33,8 @@ from store.records import Sighting
 
 VENDOR = "meraki"
 WIFI_TYPES = {2: "DevicesSeen", 3: "WiFi"}
-BLUETOOTH_TYPES = {2: "BluetoothDevicesSeen", 3: "BLE"}
+BLUETOOTH_TYPES = {2: ("BluetoothDevicesSeen",), 3: ("BLE", "Bluetooth")}
+_BLUETOOTH_NAMES = frozenset(name for names in BLUETOOTH_TYPES.values() for name in names)
 # v2's rssi is the signal's height above the noise floor (0 to about 60 in practice). Adding a nominal
 # -95 dBm noise floor, the thermal noise of a 20 MHz Wi-Fi channel plus a typical receiver noise figure,
 # turns it into dBm on the scale the other vendors use: rssi 45 -> -50 dBm, rssi 10 -> -85 dBm.
@@ -158,7 +161,7 @@ class _Envelope(_Lenient):
 
     @property
     def is_bluetooth(self) -> bool:
-        return self.type in BLUETOOTH_TYPES.values()
+        return self.type in _BLUETOOTH_NAMES
 
 
 def _version(major: int) -> WithJsonSchema:
@@ -182,11 +185,24 @@ class MerakiPayloadV3(_Envelope):
     model_config = ConfigDict(extra="ignore", json_schema_extra=_version_required)
 
     version: Annotated[str, BeforeValidator(str), _version(3)] = "3.0"
-    type: Literal["WiFi", "BLE"] = "WiFi"
+    type: Literal["WiFi", "BLE", "Bluetooth"] = "WiFi"
     data: DataV3
 
 
-MerakiPayload = MerakiPayloadV2 | MerakiPayloadV3
+class BluetoothData(_Lenient):
+    observations: list[object] = Field(default_factory=list, max_length=100_000)
+
+
+class MerakiBluetooth(_Envelope):
+    """A v3 Bluetooth post: only counted, so only its envelope is validated (v2's, which names its AP, is
+    validated as a v2 post and refreshes that AP's last report)."""
+
+    version: Annotated[str, BeforeValidator(str)]
+    type: Literal["BLE", "Bluetooth"]
+    data: BluetoothData
+
+
+MerakiPayload = MerakiPayloadV2 | MerakiPayloadV3 | MerakiBluetooth
 
 
 def major_version(version: object) -> int:
@@ -200,15 +216,19 @@ def major_version(version: object) -> int:
     return major
 
 
-def model_for(document: object) -> type[MerakiPayloadV2] | type[MerakiPayloadV3]:
-    """The payload model for a decoded body, chosen by its major version (ValueError when there is none)."""
+def model_for(document: object) -> type[MerakiPayloadV2] | type[MerakiPayloadV3] | type[MerakiBluetooth]:
+    """The payload model for a decoded body, chosen by its major version (ValueError when there is none), or the
+    Bluetooth one for a Bluetooth type."""
     if not isinstance(document, dict) or "version" not in document:
         raise ValueError("a Meraki body is an object with a 'version'")
-    return MerakiPayloadV2 if major_version(document["version"]) == 2 else MerakiPayloadV3
+    major = major_version(document["version"])
+    if major == 3 and document.get("type") in BLUETOOTH_TYPES[3]:
+        return MerakiBluetooth
+    return MerakiPayloadV2 if major == 2 else MerakiPayloadV3
 
 
 def bluetooth_count(payload: MerakiPayload) -> int:
-    """How many Bluetooth devices a BLE payload reported (they are acknowledged, not stored)."""
+    """How many Bluetooth devices a Bluetooth payload reported (they are acknowledged, not stored)."""
     return len(payload.data.observations) if payload.is_bluetooth else 0
 
 
@@ -218,7 +238,7 @@ def reporters(payload: MerakiPayload) -> tuple[str, ...]:
 
 
 def sightings(payload: MerakiPayload) -> list[Sighting]:
-    if payload.is_bluetooth:
+    if isinstance(payload, MerakiBluetooth) or payload.is_bluetooth:
         return []
     if isinstance(payload, MerakiPayloadV2):
         return _sightings_v2(payload)

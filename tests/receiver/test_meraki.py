@@ -10,6 +10,7 @@ import pytest
 
 from receiver.app import create_app
 from receiver.vendors.meraki import V2_NOISE_FLOOR_DBM
+from store import quarantine as stored_quarantine
 from tests.conftest import all_observations, count_observations, dumps, make_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -104,15 +105,39 @@ BLUETOOTH = {
         },
     },
     "BLE": {"version": "3.0", "data": {"networkId": "N_1", "observations": [{"clientMac": "c4:7c:8d:00:00:01"}]}},
-}
+    # What v3 networks that scan both send in the wild: "Bluetooth", not the documentation's "BLE", with records
+    # of their own shape (a beacon name, locations whose rssiRecords carry no AP MAC the Wi-Fi model would want).
+    "Bluetooth": {
+        "version": "3.0",
+        "data": {
+            "networkId": "N_1",
+            "observations": [
+                {"clientMac": "c4:7c:8d:00:00:01", "name": "Tile", "bleBeacons": [{"uuid": "fda50693", "major": 1}],
+                 "latestRecord": {"time": "2026-11-23T10:15:20Z", "nearestApMac": "", "nearestApRssi": "NaN"},
+                 "locations": [{"time": "2026-11-23T10:15:00Z", "rssiRecords": [{"apMac": None, "rssi": "n/a"}]}]},
+            ],
+        },
+    },
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["BluetoothDevicesSeen", "BLE"])
+@pytest.mark.parametrize("kind", ["BluetoothDevicesSeen", "BLE", "Bluetooth"])
 def test_bluetooth_payloads_are_acknowledged_and_counted_but_not_stored(meraki, kind):
     document = {"secret": "supersecret", "type": kind, **BLUETOOTH[kind]}
     response = meraki.test_client().post("/ingest/meraki", data=dumps(document))
     assert response.json == {"ok": True, "stored": 0, "duplicates": 0, "ignored": 1}
-    assert count_observations(meraki.extensions["presence"]["engine"]) == 0
+    engine = meraki.extensions["presence"]["engine"]
+    assert count_observations(engine) == 0
+    assert stored_quarantine.entries(engine) == []  # nothing to look at: a Bluetooth post is not a refusal
+
+
+def test_a_missing_secret_is_explained_in_the_way_meraki_sends_it(meraki):
+    document = {key: value for key, value in V3.items() if key != "secret"}
+    response = meraki.test_client().post("/ingest/meraki", data=dumps(document))
+    assert response.status_code == 401
+    assert response.json["error"] == (
+        "missing Meraki secret: Meraki sends it as the 'secret' field of the body (the Secret set with the Post URL)"
+    )
 
 
 def test_v3_type_must_match_its_version(meraki):

@@ -113,3 +113,17 @@ def test_forged_malformed_and_oversized_posts_are_refused_and_store_nothing(rece
     assert [r.status_code for r in (forged, malformed, wrong, oversized, streamed)] == [401, 400, 401, 413, 413]
     assert all(r.json()["ok"] is False for r in (forged, malformed, wrong, oversized, streamed))
     assert export(env, "csv").strip().count("\n") == 0  # header only
+
+
+def test_receivers_on_one_host_leave_no_shared_control_socket(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    base = {"PRESENCE_ENGENIUS_KEY": ENGENIUS_KEY, "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run")}
+    (home / "run").mkdir()
+    first = {**base, "PRESENCE_DATA_DIR": str(tmp_path / "one")}
+    second = {**base, "PRESENCE_DATA_DIR": str(tmp_path / "two")}
+    with running_receiver(first) as one, running_receiver(second) as two:
+        for url in (one, two):
+            assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert not (home / ".gunicorn").exists()
+        assert list((home / "run").iterdir()) == []
