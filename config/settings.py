@@ -6,6 +6,7 @@ receiver's application factory, the dashboard), so tests can build settings of t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -62,6 +63,8 @@ class Settings:
     quarantine_days: int = 14
     retention_days: int | None = None  # `presence prune` deletes observations older than this; None: kept for ever
     refusal_limit: int = 120  # refused posts per client per minute before 429; 0 turns the limit off
+    # Reverse proxies whose X-Forwarded-For names the client the refusal limit counts (addresses or networks).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # A record last seen more than this after the POST was received is refused (the AP's clock may run a little
     # ahead of ours; a webhook reports the last minute, so anything further ahead is a wrong clock or a forgery).
     clock_skew_seconds: int = 300
@@ -133,6 +136,7 @@ class Settings:
             quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
             retention_days=_positive_int(env, "PRESENCE_RETENTION_DAYS", 0) or None,
             refusal_limit=_non_negative_int(env, "PRESENCE_REFUSAL_LIMIT", 120),
+            trusted_proxies=_networks(env, "PRESENCE_TRUSTED_PROXIES"),
             clock_skew_seconds=_non_negative_int(env, "PRESENCE_CLOCK_SKEW_SECONDS", 300),
             max_record_age_seconds=_non_negative_int(env, "PRESENCE_MAX_RECORD_AGE_SECONDS", 0) or None,
         )
@@ -162,6 +166,18 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit():
         raise ConfigError(f"{name}={raw!r} is not a whole number of 0 or more")
     return int(raw)
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of addresses or networks (`127.0.0.1, 10.0.0.0/8, ::1`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from exc
+    return tuple(networks)
 
 
 def _read_toml(path: str | None) -> dict:

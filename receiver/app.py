@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g, jsonify, request
@@ -15,7 +17,14 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from receiver import metrics, quarantine
-from receiver.auth import MERAKI_TRANSPORTS, verify_engenius_signature, verify_shared_secret
+from receiver.auth import (
+    MERAKI_TRANSPORTS,
+    matching_secret,
+    raw_values,
+    verify_engenius_signature,
+    verify_engenius_signature_any,
+    verify_shared_secret,
+)
 from receiver.errors import (
     BodyTooLarge,
     MalformedBody,
@@ -25,7 +34,7 @@ from receiver.errors import (
     Unauthorized,
 )
 from receiver.ingest import Ingestor, Parsed, decode, parse
-from receiver.limits import RefusalLimit, RefusalLimiter
+from receiver.limits import RefusalLimit, RefusalLimiter, client_address
 from receiver.openapi import openapi_document
 from receiver.plausibility import TimeWindow
 from store import db
@@ -96,28 +105,43 @@ def openapi():
 
 
 def ingest_engenius():
+    """Signature first, over the raw bytes, under the key of the network the body names (found without decoding
+    it) or the installation's; decoded only then, and the key must be the one its `network_id` calls for."""
     settings: Settings = _state()["settings"]
     if not settings.engenius_configured():
         verify_engenius_signature(b"", None, None)  # raises the "not configured" refusal
     body = _read_body(request)
+    named = [settings.engenius_keys[id_] for id_ in raw_values(body, "network_id") if id_ in settings.engenius_keys]
+    verified = verify_engenius_signature_any(body, request.headers.get("Signature"), [*named, settings.engenius_key])
     document = decode(body)
-    network_id = document.get("network_id") if isinstance(document, dict) else None
-    key = settings.engenius_key_for(None if network_id is None else str(network_id))
-    verify_engenius_signature(body, request.headers.get("Signature"), key)
+    if isinstance(document, dict):
+        network_id = document.get("network_id")
+        expected = settings.engenius_key_for(None if network_id is None else str(network_id))
+        if expected is None or not hmac.compare_digest(expected.encode(), verified.encode()):
+            raise Unauthorized("Signature does not match the body under the key of its network_id")
+    g.authenticated = True
     return _store(_parse_authenticated("engenius", body, document))
 
 
 def ingest_aerohive():
+    """The secret first, from the headers, the query or (found without decoding) the body; decoded only then,
+    and the secret must be the one its `ownerId` calls for."""
     settings: Settings = _state()["settings"]
     if not settings.aerohive_configured():
         verify_shared_secret([], None, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET")
     body = _read_body(request)
+    sent = _aerohive_secrets_sent(request, None) + raw_values(body, "secret")
+    configured = [secret for secret in (settings.aerohive_secret, *settings.aerohive_secrets.values()) if secret]
+    if matching_secret(sent, configured) is None:
+        verify_shared_secret(sent, configured[0], vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET")
+        raise Unauthorized("Aerohive secret does not match")  # not reached: no candidate matched
     document = decode(body)
     owner_id = document.get("ownerId") if isinstance(document, dict) else None
     secret = settings.aerohive_secret_for(None if owner_id is None else str(owner_id))
     verify_shared_secret(
         _aerohive_secrets_sent(request, document), secret, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET"
     )
+    g.authenticated = True
     return _store(_parse_authenticated("aerohive", body, document))
 
 
@@ -130,19 +154,24 @@ def meraki_validator():
 
 
 def ingest_meraki():
+    """Meraki sends its secret in the body only: found in the raw bytes and checked before the body is decoded,
+    then required as the decoded document's own top-level `secret`."""
     settings: Settings = _state()["settings"]
     if not settings.meraki_secret:
         verify_shared_secret([], None, vendor="Meraki", setting="PRESENCE_MERAKI_SECRET")
     body = _read_body(request)
-    document = decode(body)
-    sent = document.get("secret") if isinstance(document, dict) else None
-    verify_shared_secret(
-        [sent] if isinstance(sent, str) else [],
-        settings.meraki_secret,
+    check = partial(
+        verify_shared_secret,
+        secret=settings.meraki_secret,
         vendor="Meraki",
         setting="PRESENCE_MERAKI_SECRET",
         transports=MERAKI_TRANSPORTS,
     )
+    check(raw_values(body, "secret"))
+    document = decode(body)
+    sent = document.get("secret") if isinstance(document, dict) else None
+    check([sent] if isinstance(sent, str) else [])
+    g.authenticated = True
     return _store(_parse_authenticated("meraki", body, document))
 
 
@@ -257,14 +286,16 @@ _INGEST_VENDORS = {"/ingest/engenius": "engenius", "/ingest/aerohive": "aerohive
 
 
 def _start_timer() -> None:
-    """Start the clock, and turn away a client that has been refused too often (before reading its body)."""
+    """Start the clock, and note whether this client has been refused too often (see _receiver_error)."""
     g.started = time.perf_counter()
     if request.path.startswith("/ingest/"):
-        wait = _state()["limiter"].blocked(request.remote_addr or "")
-        if wait:
-            raise TooManyRefusals(
-                f"too many refused posts from this address; try again in {wait:.0f} s", retry_after=wait
-            )
+        g.refusal_wait = _state()["limiter"].blocked(_client())
+
+
+def _client() -> str:
+    """Who the refusal limit counts: the peer's address, or behind a trusted proxy the address it forwards."""
+    settings: Settings = _state()["settings"]
+    return client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
 
 
 def _count_ingest(response: Response) -> Response:
@@ -276,7 +307,7 @@ def _count_ingest(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.REQUESTS.labels(vendor, str(response.status_code)).inc()
     if 400 <= response.status_code < 500 and response.status_code != 429:
-        _state()["limiter"].refused(request.remote_addr or "")
+        _state()["limiter"].refused(_client())
     metrics.LATENCY.labels(vendor).observe(elapsed)
     details = {
         "vendor": vendor,
@@ -284,6 +315,8 @@ def _count_ingest(response: Response) -> Response:
         "ms": round(elapsed * 1000, 1),
         "remote": request.remote_addr,
     }
+    if _state()["settings"].trusted_proxies:
+        details["client"] = _client()
     details.update(g.get("ingest_log", {}))
     if response.status_code >= 400:
         details["error"] = (response.get_json(silent=True) or {}).get("error")
@@ -295,6 +328,13 @@ def _count_ingest(response: Response) -> Response:
 
 
 def _receiver_error(error: ReceiverError):
+    wait = g.get("refusal_wait", 0.0)
+    if wait and error.status < 500 and not g.get("authenticated"):
+        # A client refused too often gets 429 for every refusal until its window ends, but only for refusals:
+        # a post whose signature or secret verifies is served whoever else posted from its address.
+        error = TooManyRefusals(
+            f"too many refused posts from this address; try again in {wait:.0f} s", retry_after=wait
+        )
     if error.status >= 500:
         log.warning("%s", error.message)
     response = jsonify(error.body())

@@ -1,18 +1,45 @@
 """Rate limiting for senders that keep getting refused, so a flood of forged or broken posts stays cheap.
 
 Only refusals (4xx) count towards the limit, never accepted posts: losing a real AP's report is worse than
-serving a busy one, and vendors never retry. A client address with more than `max_refusals` in a
-`window_seconds` window is answered 429 before its body is read, until the window has passed. A misconfigured
-AP posting once a minute with a wrong key never gets near the limit. The count lives in each worker process,
+serving a busy one, and vendors never retry. A client with more than `max_refusals` in a `window_seconds`
+window gets 429 instead of every other refusal until the window has passed, but a post whose signature or secret
+verifies is always served: an AP behind the same NAT or reverse proxy as a forger (Meraki needs a proxy) must
+not lose its reports to the forger's failures. A misconfigured AP posting once a minute with a wrong key never
+gets near the limit. The client is the peer address, or, when the peer is a trusted proxy
+(PRESENCE_TRUSTED_PROXIES), the address it forwards in X-Forwarded-For. The count lives in each worker process,
 so with N workers a sender may see up to N times the limit before every worker refuses it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client a request counts against: `peer`, unless it is a trusted proxy, then the nearest address in
+    X-Forwarded-For that is not one (proxies append, so addresses further left are the client's own say)."""
+    if not trusted or not forwarded_for or not _within(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def _within(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
 
 
 @dataclass(frozen=True)
