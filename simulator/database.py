@@ -83,15 +83,26 @@ class DatabaseSink:
 
 @contextlib.contextmanager
 def _ctrl_c_deferred() -> Iterator[None]:
-    """SIGINT blocked for the block's duration (main thread, POSIX); a Ctrl-C meanwhile is delivered after it."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """A Ctrl-C during the block is held and raised as KeyboardInterrupt when the block ends (main thread only).
+
+    The Python-level handler is swapped rather than the signal masked: the kernel may deliver a process-directed
+    SIGINT to any thread that does not block it (the OUI registry's loader leaves a worker thread behind), and
+    Python then runs the handler in the main thread at once, mask or not.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: pressed.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        if callable(previous):
+            previous(signal.SIGINT, None)
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def _count_key(row: CountRow) -> tuple:
