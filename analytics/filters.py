@@ -1,4 +1,10 @@
-"""Report filters: which observations (and, for zones, which visits) a report considers."""
+"""Report filters: which visits a report counts. Every filter keeps or drops whole visits.
+
+A visit that matches keeps its whole dwell: an SSID filter does not cut a visit down to its minutes on that
+network, it asks "which visits touched it". Counts (visitors, passersby, connected, dwell, loyalty, zones) are then
+those of the matching visits, and the stored visits answer every filter (store.frames.load_visits applies the
+same conditions in SQL) as `analytics.report.analyse` does from the observations.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,13 @@ import pandas as pd
 class Filters:
     """What to narrow a report to; None (or False) keeps everything.
 
-    ssid and manufacturer are case-insensitive substring matches on each observation; ap is an AP MAC in the
-    canonical `aa:bb:cc:dd:ee:ff` spelling (compared case-insensitively); zone is a zone name (case-insensitive)
-    and keeps the visits that spent most of their time there; exclude_randomized drops randomized MACs.
+    - ssid: the visits during which the device was heard on an SSID that contains the text (case-insensitive);
+    - manufacturer: the visits of devices whose manufacturer (its short name, devices.manufacturers) contains the
+      text (case-insensitive); a randomized MAC has no manufacturer unless the payload gave one;
+    - ap: the visits heard by that AP, an AP MAC in the canonical `aa:bb:cc:dd:ee:ff` spelling (the CLI and the
+      dashboard turn a configured AP name into its MAC);
+    - zone: the visits that spent most of their time in that zone (case-insensitive);
+    - exclude_randomized: leaves out randomized (private) MACs.
     """
 
     ssid: str | None = None
@@ -25,33 +35,31 @@ class Filters:
     def as_dict(self) -> dict[str, str | bool | None]:
         return asdict(self)
 
-
-def filter_observations(observations: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The observations that pass the ssid, manufacturer, AP and randomized filters (a new frame).
-
-    An observation without an SSID (not associated) never matches an SSID filter, and one without a
-    manufacturer never matches a manufacturer filter.
-    """
-    keep = pd.Series(True, index=observations.index)
-    if filters.ssid:
-        keep &= _contains(observations["ssid"], filters.ssid)
-    if filters.manufacturer:
-        keep &= _contains(observations["manufacturer"], filters.manufacturer)
-    if filters.ap:
-        keep &= observations["ap_mac"].str.lower() == filters.ap.lower()
-    if filters.exclude_randomized:
-        keep &= ~observations["randomized"]
-    return observations.loc[keep].reset_index(drop=True)
+    @property
+    def narrows_visits(self) -> bool:
+        """True when a filter other than exclude_randomized applies: a property of single visits, not devices."""
+        return bool(self.ssid or self.manufacturer or self.ap or self.zone)
 
 
 def filter_visits(visits: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The visits that pass the zone filter (a new frame). A zone belongs to a stretch of time, not to one AP
-    report, so it is the one filter applied to visits; like the others it applies before any classification."""
-    if not filters.zone:
-        return visits.copy()
-    keep = visits["zone"].str.casefold() == filters.zone.casefold()
-    return visits.loc[keep.fillna(False).astype(bool)].reset_index(drop=True)
+    """The visits that pass every filter (a new frame): columns ssids, manufacturer, ap_macs, zone, randomized.
+
+    A visit never heard on any SSID never matches an SSID filter; one without a manufacturer never matches a
+    manufacturer filter; one not yet placed in a zone never matches a zone filter.
+    """
+    keep = pd.Series(True, index=visits.index)
+    if filters.ssid:
+        keep &= _contains(visits["ssids"], filters.ssid)
+    if filters.manufacturer:
+        keep &= _contains(visits["manufacturer"], filters.manufacturer)
+    if filters.ap:
+        keep &= _contains(visits["ap_macs"], filters.ap.lower())  # a whole MAC: a substring only of itself
+    if filters.zone:
+        keep &= (visits["zone"].str.casefold() == filters.zone.casefold()).fillna(False).astype(bool)
+    if filters.exclude_randomized:
+        keep &= ~visits["randomized"].astype(bool)
+    return visits.loc[keep].reset_index(drop=True)
 
 
 def _contains(values: pd.Series, needle: str) -> pd.Series:
-    return values.str.contains(needle, case=False, regex=False).fillna(False).astype(bool)
+    return values.astype("str").str.contains(needle, case=False, regex=False).fillna(False).astype(bool)

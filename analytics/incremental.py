@@ -4,7 +4,9 @@ A stored visit keeps, besides its summary row, what merging and zones need (stor
 - `cells`: per fingerprint period and AP, the sum and count of rssi_avg (the fingerprint means of `zones`);
 - `power`: per AP, the received power in mW summed over its observations (the weights of `zones.visit_positions`);
 - for ssid and manufacturer, the sort key (first_seen, last_seen, observation id) of the observation that gave
-  it, because `visits.visits` takes the first non-empty value in that order.
+  it, because `visits.visits` takes the first non-empty value in that order;
+- `ssids` (on the summary row): every SSID of the visit, a set, so merging takes the union; `ap_macs` is the APs of
+  its power, which already has every AP that heard it.
 
 Why merging is exact: `visits.label_visits` makes the connected components of the intervals
 [first_seen, last_seen + visit_gap] of a device's observations. A stored visit covers [first_seen, last_seen]
@@ -25,7 +27,7 @@ from analytics import zones
 from analytics.classify import PARTY
 from analytics.schema import TIME_DTYPE
 from analytics.settings import AnalyticsSettings
-from analytics.visits import label_visits
+from analytics.visits import joined_values, label_visits, split_values
 
 # The columns of a stored visit that merging reads and writes (store.visits keeps them).
 RANK_COLUMNS = {
@@ -47,6 +49,8 @@ MERGED_COLUMNS = (
     *RANK_COLUMNS["ssid"],
     "manufacturer",
     *RANK_COLUMNS["manufacturer"],
+    "ssids",
+    "ap_macs",
 )
 
 
@@ -231,6 +235,18 @@ def merge(
     old_power = old_power.assign(visit=key_of_stored.reindex(old_power["visit"].to_numpy()).to_numpy())
     cells = sum_cells(pd.concat([c for c in (old_cells, new_cells) if len(c)], ignore_index=True))
     power = sum_power(pd.concat([p for p in (old_power, new_power) if len(p)], ignore_index=True))
+    # SSIDs: the stored visits' sets and the new observations' SSIDs, united per merged visit.
+    stored_ssids = split_values(stored.set_index("id")["ssids"]) if len(stored) else pd.Series(dtype=object)
+    old_ssids = pd.DataFrame(
+        {"key": key_of_stored.reindex(stored_ssids.index.to_numpy()).to_numpy(), "ssid": stored_ssids.to_numpy()}
+    )
+    old_ssids = old_ssids.loc[old_ssids["key"].notna()]
+    new_ssids = pd.DataFrame(
+        {"key": new_members["key"].to_numpy(), "ssid": observations_in_order["ssid"].astype(object).to_numpy()}
+    )
+    every_ssid = pd.concat([frame for frame in (old_ssids, new_ssids) if len(frame)], ignore_index=True)
+    result["ssids"] = joined_values(every_ssid, "key", "ssid").reindex(result["key"].to_numpy()).to_numpy()
+    result["ap_macs"] = joined_values(power, "visit", "ap_mac").reindex(result["key"].to_numpy()).to_numpy()
     return Merged(
         visits=result.loc[:, list(MERGED_COLUMNS)],
         replaced=np.unique(stored_members["stored_id"].to_numpy(dtype="int64")),

@@ -1,8 +1,9 @@
 """The whole analysis of a window, and the report dict built from it (what the CLI prints and the dashboard shows).
 
-`analyse` runs the pipeline once: filter observations -> visits -> zones -> zone filter -> classification.
+`analyse` runs the pipeline once: observations -> visits -> zones -> filters -> classification.
 `analyse_visits` does the same from stored visits (store.visits keeps them up to date; store.frames
-loads them), which is what `presence report` uses unless a filter needs the observations themselves.
+loads them, applying the same filters in SQL), which is what `presence report` uses for every filter; `analyse`
+is kept as the cross-check (`--naive`) and for the live panel.
 Everything else here reads an `Analysis`; the dashboard calls the same functions for its KPIs and charts.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from analytics import occupancy, zones
 from analytics.classify import PARTY, capture_rate, classify_visits, devices, qualifying
 from analytics.dwell import dwell_buckets, dwell_stats
-from analytics.filters import Filters, filter_observations, filter_visits
+from analytics.filters import Filters, filter_visits
 from analytics.loyalty import LOYALTY_CATEGORIES, loyalty, new_visitors, repeat_visitors
 from analytics.schema import STORED_VISIT_DTYPES, TIME_DTYPE, DeviceCounts, typed_observations
 from analytics.settings import AnalyticsSettings
@@ -98,7 +99,7 @@ def analyse(
         _visitor_observations(frame.loc[frame["last_seen"] >= start], settings), access_points, settings
     )
 
-    labelled = label_visits(filter_observations(frame, filters), settings.visit_gap)
+    labelled = label_visits(frame, settings.visit_gap)
     found = visits(labelled, tz)
     # Zones are only needed for window visits, unless a zone filter must judge the history's visits too.
     placed = found["first_seen"] >= start if not filters.zone else pd.Series(True, index=found.index)
@@ -123,15 +124,6 @@ def _visitor_observations(observations: pd.DataFrame, settings: AnalyticsSetting
     return chosen if len(chosen) else observations
 
 
-OBSERVATION_FILTERS = ("ssid", "manufacturer", "ap")
-
-
-def needs_observations(filters: Filters) -> bool:
-    """True when a filter applies to single observations (ssid, manufacturer, AP): visits must then be made
-    again from the observations that pass it, which stored visits cannot do."""
-    return any(getattr(filters, name) for name in OBSERVATION_FILTERS)
-
-
 def analyse_visits(
     stored: pd.DataFrame,
     window_start: datetime,
@@ -146,31 +138,26 @@ def analyse_visits(
 
     Stored visits are whole: they are not cut at the history's start or the look-ahead's end as visits made
     from a window's observations are, which changes nothing unless a visit spans one of those moments. Zones
-    come from each site's stored zone model. Filters: zone and exclude_randomized only (`needs_observations`
-    says which need `analyse`); with `device_counts`, a zone filter is refused, because the counts are of
-    every zone.
+    come from each site's stored zone model. Every filter applies (the stored visits carry their SSIDs and APs);
+    `device_counts` must have been counted with the same filters (store.frames.load_visits does), and with them
+    a zone filter is refused, because the counts are of every zone.
     """
     settings = settings or AnalyticsSettings()
     filters = filters or Filters()
     start, end = pd.Timestamp(window_start), pd.Timestamp(window_end)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("window_start and window_end must be timezone-aware")
-    if needs_observations(filters):
-        raise ValueError("ssid, manufacturer and AP filters need the observations: use analyse()")
     if filters.zone and device_counts is not None:
         raise ValueError("a zone filter needs every visit of the window, not device counts")
     columns = [name for name in STORED_VISIT_DTYPES if name != "previous_first_seen"]
     found = stored.loc[:, columns].astype(
         {name: dtype for name, dtype in STORED_VISIT_DTYPES.items() if name in columns and dtype != "str"}
     )
-    if filters.exclude_randomized:
-        found = found.loc[~found["randomized"]]
     found = found.sort_values(["site", "device", "first_seen"], kind="stable").reset_index(drop=True)
     found["dwell"] = found["last_seen"] - found["first_seen"]
     found["dwell_minutes"] = found["dwell"].dt.total_seconds() / 60
     found["day"] = local_day(found["first_seen"], tz)
-    found = found.loc[:, [*VISIT_COLUMNS, "zone", "last_zone", "x", "y"]]
-    found = filter_visits(found, filters)
+    found = filter_visits(found.loc[:, [*VISIT_COLUMNS, "zone", "last_zone", "x", "y"]], filters)
     classified = classify_visits(found, start, end, settings)
     periods = pd.DataFrame(
         {"visit": pd.Series(dtype="int64"), "period": pd.Series(dtype=TIME_DTYPE), "zone": pd.Series(dtype="str")}
@@ -390,7 +377,6 @@ __all__ = [
     "hour_of_week",
     "live_occupancy",
     "local_day",
-    "needs_observations",
     "occupancy_series",
     "report",
     "visit_table",

@@ -91,4 +91,6 @@ STORED_VISIT_DTYPES: dict[str, str] = {
     "x": "float64",
     "y": "float64",
     "previous_first_seen": TIME_DTYPE,  # when the device's previous visit started (NaT for its first)
+    "ssids": "str",  # every SSID and every AP of the visit, joined by analytics.visits.VALUE_SEPARATOR
+    "ap_macs": "str",
 }

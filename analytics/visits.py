@@ -24,7 +24,12 @@ VISIT_COLUMNS = (
     "randomized",
     "observations",
     "day",
+    "ssids",
+    "ap_macs",
 )
+# Between the values of a visit's `ssids` and `ap_macs` (sorted, each once): a substring search of the joined text
+# finds a visit by any one of them, in pandas and in SQL alike, and no SSID a filter is asked for spans two.
+VALUE_SEPARATOR = "\n"
 
 
 def label_visits(observations: pd.DataFrame, visit_gap: timedelta) -> pd.DataFrame:
@@ -59,7 +64,8 @@ def visits(labelled: pd.DataFrame, tz: tzinfo) -> pd.DataFrame:
 
     dwell = last_seen - first_seen (the vendors' own first/last seen); max_rssi is the strongest rssi_max;
     associated is true if any observation was; ssid and manufacturer are the first non-empty ones; `day` is the
-    site-local day the visit started (a naive midnight timestamp).
+    site-local day the visit started (a naive midnight timestamp); `ssids` and `ap_macs` are every SSID the device
+    was heard on and every AP that heard it (joined by VALUE_SEPARATOR; what the SSID and AP filters look at).
     """
     if labelled.empty:
         return empty_visits()
@@ -79,7 +85,26 @@ def visits(labelled: pd.DataFrame, tz: tzinfo) -> pd.DataFrame:
     result["dwell"] = result["last_seen"] - result["first_seen"]
     result["dwell_minutes"] = result["dwell"].dt.total_seconds() / 60
     result["day"] = local_day(result["first_seen"], tz)
+    result["ssids"] = joined_values(labelled, "visit", "ssid").reindex(result["visit"].to_numpy()).to_numpy()
+    result["ap_macs"] = joined_values(labelled, "visit", "ap_mac").reindex(result["visit"].to_numpy()).to_numpy()
     return result.loc[:, list(VISIT_COLUMNS)]
+
+
+def joined_values(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
+    """Per `key`, the distinct non-empty values of `column`, sorted and joined by VALUE_SEPARATOR (str dtype)."""
+    pairs = frame.loc[frame[column].notna(), [key, column]]
+    pairs = pairs.loc[pairs[column].astype(str) != ""].astype({column: str}).drop_duplicates()
+    if pairs.empty:
+        return pd.Series(dtype="str")
+    pairs = pairs.sort_values([key, column], kind="stable")
+    return pairs.groupby(key, sort=True)[column].agg(VALUE_SEPARATOR.join).astype("str")
+
+
+def split_values(joined: pd.Series) -> pd.Series:
+    """The inverse of `joined_values`: one row per value, indexed like `joined` (missing values give none)."""
+    present = joined.dropna()
+    present = present.loc[present != ""]
+    return present.str.split(VALUE_SEPARATOR).explode()
 
 
 def local_day(times: pd.Series, tz: tzinfo) -> pd.Series:
@@ -105,5 +130,7 @@ def empty_visits() -> pd.DataFrame:
             "randomized": pd.Series(dtype="bool"),
             "observations": pd.Series(dtype="int64"),
             "day": pd.Series(dtype="datetime64[ns]"),
+            "ssids": pd.Series(dtype="str"),
+            "ap_macs": pd.Series(dtype="str"),
         }
     )

@@ -328,7 +328,6 @@ def dashboard_loop(
             # Uncached, as on a server whose caches just expired: the engine (a connection pool) stays.
             st.cache_data.clear()
             cache.analysis.clear()
-            cache.observations.clear()
             src = data.source()
             held = data.span(src)
             if held.empty:

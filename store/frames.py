@@ -17,8 +17,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, Select, String, and_, case, func, or_, select, text, true, type_coerce
 
+from analytics.filters import Filters
 from analytics.schema import STORED_VISIT_DTYPES, DeviceCounts
 from analytics.settings import AnalyticsSettings
+from devices.manufacturers import short_names
 from store.models import (
     QUALIFYING,
     QUALIFYING_DWELL_SECONDS,
@@ -67,7 +69,7 @@ def load_observations(
 
     Rows are those with last_seen >= start - history and first_seen < end + lookahead (None leaves a side
     open), ordered by last_seen. Columns are FRAME_DTYPES, times as datetime64[ns, UTC]; manufacturer and ssid
-    are missing (NA) where not reported.
+    are missing (NA) where not reported, and the manufacturer is its short name (devices.manufacturers).
     """
     table = Observation.__table__  # type: ignore[attr-defined]
     sqlite = engine.dialect.name == "sqlite"
@@ -106,6 +108,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             typed[name] = values.astype(bool)
         else:
             typed[name] = values.astype(dtype)
+    typed["manufacturer"] = short_names(typed["manufacturer"])
     return pd.DataFrame(typed)
 
 
@@ -148,6 +151,8 @@ VISIT_FRAME_COLUMNS = (
     "x",
     "y",
     "previous_first_seen",
+    "ssids",
+    "ap_macs",
 )
 # What a report reads of each visit (`detail=False`; the others are NA then), all in ix_visit_qualifying.
 REPORT_COLUMNS = (
@@ -183,7 +188,7 @@ def load_visits(
     tz: tzinfo,
     complete: bool = False,
     detail: bool = True,
-    exclude_randomized: bool = False,
+    filters: Filters | None = None,
     moves: bool = False,
 ) -> StoredVisits:
     """Stored visits (store.visits) for the UTC window [start, end): what a report of it needs.
@@ -196,12 +201,18 @@ def load_visits(
     passersby is counted in the database (`device_counts`: distinct devices in the window, per site-local day,
     randomized ones), so a busy week's passersby are never read. With `complete`, every window visit is loaded
     instead of the counts (visit lists, a zone filter). Without `detail`, only what `analytics.report.report`
-    reads (REPORT_COLUMNS; ssid, manufacturer, last_zone, x, y and observations are NA). `exclude_randomized`
-    leaves out randomized MACs (a property of the device, so counts stay exact). Refresh the visits first
-    (`refresh_visits`).
+    reads (REPORT_COLUMNS, and the columns the filters look at; the others are NA).
+
+    `filters` (analytics.filters) apply in SQL to every read, as `analyse` applies them to every visit it makes:
+    exclude_randomized, and ssid, manufacturer and AP on the visit's `ssids`, `manufacturer` and `ap_macs`
+    (substrings, case-insensitive; on SQLite for ASCII letters only). The zone filter is applied by
+    `analyse_visits` (with `complete`, as the counts are of every zone). Randomized is a property of the device,
+    so its counts come from the index; the others belong to single visits, so their devices are counted with
+    DISTINCT. Refresh the visits first (`refresh_visits`).
     """
     table = Visit.__table__  # type: ignore[attr-defined]
-    names = VISIT_FRAME_COLUMNS if detail else REPORT_COLUMNS
+    filters = filters or Filters()
+    names = VISIT_FRAME_COLUMNS if detail else (*REPORT_COLUMNS, *_filtered_columns(filters))
     columns = _as_text(engine, table, names)
     c = table.c
     window = and_(c.first_seen >= start, c.first_seen < end)
@@ -210,7 +221,7 @@ def load_visits(
         qualifying: Any = text(QUALIFYING)  # word for word the partial index's condition, so SQLite uses it
     else:
         qualifying = and_(c.dwell_seconds >= min_dwell, c.max_rssi >= settings.visitor_rssi_dbm)
-    keep = c.randomized.is_(False) if exclude_randomized else true()
+    keep = filter_condition(table, filters)
     history_start = start - settings.history
     with engine.connect() as connection:
         # Staff: only the dwell in SQL, so the dwell index is the one used; the staff history is cut out here.
@@ -232,10 +243,31 @@ def load_visits(
         returning = sorted(set(first.loc[first["previous_first_seen"] >= history_start, "device"]))
         history = and_(c.first_seen >= history_start, c.first_seen < start, qualifying, keep)
         frames.append(_by_device(connection, columns, names, history, returning))
-        counts = None if complete else _device_counts(connection, table, start, end, tz, exclude_randomized)
+        counts = None if complete else _device_counts(connection, table, start, end, tz, filters)
         frame = pd.concat(frames, ignore_index=True).drop_duplicates("visit", ignore_index=True)
         zone_moves = _moves(connection, table, frame["visit"].tolist()) if moves else None
     return StoredVisits(frame, zone_moves, counts)
+
+
+def filter_condition(table, filters: Filters) -> Any:
+    """The SQL condition on `visit` rows of every filter but the zone (see `load_visits`)."""
+    c = table.c
+    conditions = []
+    if filters.exclude_randomized:
+        conditions.append(c.randomized.is_(False))
+    if filters.ssid:
+        conditions.append(c.ssids.icontains(filters.ssid, autoescape=True))
+    if filters.manufacturer:
+        conditions.append(c.manufacturer.icontains(filters.manufacturer, autoescape=True))
+    if filters.ap:
+        conditions.append(c.ap_macs.contains(filters.ap.lower(), autoescape=True))
+    return and_(true(), *conditions)
+
+
+def _filtered_columns(filters: Filters) -> tuple[str, ...]:
+    """The columns beyond REPORT_COLUMNS that `analyse_visits` needs to apply `filters` again."""
+    wanted = {"ssids": filters.ssid, "manufacturer": filters.manufacturer, "ap_macs": filters.ap}
+    return tuple(name for name, value in wanted.items() if value)
 
 
 def _by_device(
@@ -293,24 +325,41 @@ def _day_bounds(start: datetime, end: datetime, tz: tzinfo) -> tuple[pd.Datetime
     return days, bounds
 
 
-def _device_counts(
-    connection, table, start: datetime, end: datetime, tz: tzinfo, exclude_randomized: bool
-) -> DeviceCounts:
-    """Distinct devices with a visit starting in the window, and per site-local day, without reading them: a
-    visit is a device's first in a span when its device's previous visit started before the span."""
+def _device_counts(connection, table, start: datetime, end: datetime, tz: tzinfo, filters: Filters) -> DeviceCounts:
+    """Distinct devices with a matching visit starting in the window, and per site-local day, without reading them.
+
+    Unfiltered (or only without randomized MACs, a property of the device): a visit is a device's first in a span
+    when its device's previous visit started before the span, so one COUNT per span does. A filter on single
+    visits (SSID, manufacturer, AP) breaks that chain (the previous visit may not match), so those count DISTINCT
+    devices among the matching visits."""
     c = table.c
+    keep = filter_condition(table, filters)
+    days, bounds = _day_bounds(start, end, tz)
+    randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
+    if filters.ssid or filters.manufacturer or filters.ap:
+        party = (
+            select(c.site, c.device, func.max(case((c.randomized.is_(True), 1), else_=0)).label("randomized"))
+            .where(c.first_seen >= start, c.first_seen < end, keep)
+            .group_by(c.site, c.device)
+            .subquery()
+        )
+        totals = connection.execute(select(func.count(), func.coalesce(func.sum(party.c.randomized), 0))).one()
+
+        def devices_in(low: datetime, high: datetime) -> int:
+            day = select(c.site, c.device).where(c.first_seen >= low, c.first_seen < high, keep).distinct().subquery()
+            return int(connection.execute(select(func.count()).select_from(day)).scalar_one())
+
+        daily = [devices_in(low, high) for low, high in bounds]
+        return DeviceCounts(int(totals[0]), int(totals[1]), pd.Series(daily, index=days, dtype="int64"))
 
     def first_since(moment: datetime):
         return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
 
-    keep = c.randomized.is_(False) if exclude_randomized else true()
     # One plain COUNT per span, each with only its own first_seen range (SQLite uses one range per query): it
     # counts in the covering first_seen index without reading a row.
-    randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
     totals = connection.execute(
         select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, first_since(start), keep)
     ).one()
-    days, bounds = _day_bounds(start, end, tz)
     daily = [
         int(
             connection.execute(

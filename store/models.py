@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -175,7 +175,11 @@ class Visit(SQLModel, table=True):
     randomized: bool
     observations: int
     ssid: str | None = Field(default=None, max_length=64)
-    manufacturer: str | None = Field(default=None, max_length=200)
+    manufacturer: str | None = Field(default=None, max_length=200)  # the short name (devices.manufacturers)
+    # Every SSID the device was heard on and every AP that heard it during the visit, sorted and joined by a
+    # newline (analytics.visits.VALUE_SEPARATOR): what the SSID and AP filters search, in SQL.
+    ssids: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    ap_macs: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Zone names (configured AP names, else MACs) from the site's stored zone model; NULL until it is fitted.
     zone: str | None = Field(default=None, max_length=200)
     last_zone: str | None = Field(default=None, max_length=200)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation
+from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation, Visit
 
 
 def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -50,3 +50,11 @@ def observation_summary(engine: Engine) -> dict:
         newest = connection.execute(select(func.max(table.c.last_seen))).scalar()
         count = connection.execute(select(func.max(table.c.id))).scalar() or 0
     return {"observations_approx": count, "newest_last_seen": newest}
+
+
+def zone_names(engine: Engine) -> list[str]:
+    """Every zone a stored visit was placed in (the zone models name zones after APs), sorted."""
+    table = Visit.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        names = connection.execute(select(table.c.zone).distinct().where(table.c.zone.is_not(None))).scalars()
+        return sorted(str(name) for name in names)

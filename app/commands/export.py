@@ -13,8 +13,9 @@ from typing import TextIO
 import pandas as pd
 
 from analytics.filters import Filters
-from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, needs_observations, visit_table
+from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, visit_table
 from analytics.settings import AnalyticsSettings
+from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
 from config.settings import Settings
 from store import db
 from store.counts import COUNT_ONLY_REFUSAL
@@ -34,6 +35,7 @@ def register(subcommands) -> None:
     visits.add_argument("--from", dest="first", type=date.fromisoformat, required=True, help="first site-local day")
     visits.add_argument("--to", dest="last", type=date.fromisoformat, required=True, help="last site-local day")
     visits.add_argument("--format", choices=("csv", "json"), default="csv")
+    add_filter_arguments(visits)
     add_naive_argument(visits)
     visits.set_defaults(run=run_visits)
 
@@ -77,7 +79,12 @@ def run_visits(args: argparse.Namespace) -> int:
         print(f"presence export: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
         return 2
     start, end = local_day_bounds(args.first, args.last, settings.tz)
-    analysis = window_analysis(settings, AnalyticsSettings(), start, end, complete=True, naive=args.naive)
+    try:
+        filters = filters_from(args, settings)
+    except UnknownFilter as exc:
+        print(f"presence export visits: {exc}", file=sys.stderr)
+        return 2
+    analysis = window_analysis(settings, AnalyticsSettings(), start, end, filters, complete=True, naive=args.naive)
     table = visit_table(analysis)
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
     write_rows(rows, VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
@@ -94,13 +101,13 @@ def window_analysis(
     complete: bool = False,
     naive: bool = False,
 ) -> Analysis:
-    """The analysis of the UTC window [start, end), from the stored visits (refreshed first) when the filters
-    allow it, else, or with `naive`, from the observations as `analytics.report.analyse` works them out.
+    """The analysis of the UTC window [start, end) with `filters`, from the stored visits (refreshed first), or
+    with `naive` from the observations as `analytics.report.analyse` works them out (the cross-check).
 
     `complete` loads every visit of the window (visit lists); otherwise passersby are only counted.
     """
     filters = filters or Filters()
-    if naive or needs_observations(filters):
+    if naive:
         observations = load_window(settings, analytics_settings, start, end)
         return analyse(observations, start, end, analytics_settings, filters, settings.tz, settings.access_points)
     engine = db.make_engine(settings.database_url)
@@ -115,7 +122,7 @@ def window_analysis(
             tz=settings.tz,
             complete=complete or bool(filters.zone),
             detail=complete,
-            exclude_randomized=filters.exclude_randomized,
+            filters=filters,
         )
     finally:
         engine.dispose()

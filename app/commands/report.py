@@ -8,12 +8,11 @@ import sys
 from datetime import date
 from typing import Any
 
-from analytics.filters import Filters
 from analytics.report import report
 from analytics.settings import AnalyticsSettings
 from app.commands.export import add_naive_argument, window_analysis, write_rows
+from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
 from config.settings import Settings
-from devices.macs import normalize_mac
 from store.counts import COUNT_ONLY_REFUSAL
 from store.queries import local_day_bounds
 
@@ -21,11 +20,7 @@ from store.queries import local_day_bounds
 def register(subcommands) -> None:
     parser = subcommands.add_parser("report", help="visitors, passersby, dwell, loyalty and zones of a window")
     add_report_window(parser)
-    parser.add_argument("--ssid", help="only observations whose SSID contains this (case-insensitive)")
-    parser.add_argument("--manufacturer", help="only devices whose manufacturer contains this (case-insensitive)")
-    parser.add_argument("--ap", type=_ap_mac, help="only observations reported by this AP (MAC)")
-    parser.add_argument("--zone", help="only visits that spent most of their time in this zone")
-    parser.add_argument("--exclude-randomized", action="store_true", help="leave out randomized (private) MACs")
+    add_filter_arguments(parser)
     parser.add_argument("--format", choices=("json", "csv", "text"), default="text")
     add_naive_argument(parser)
     parser.set_defaults(run=run)
@@ -40,13 +35,6 @@ def add_report_window(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _ap_mac(value: str) -> str:
-    try:
-        return normalize_mac(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     if args.last < args.first:
         print("presence report: --to is before --from", file=sys.stderr)
@@ -56,14 +44,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"presence report: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
         return 2
     start, end = local_day_bounds(args.first, args.last, settings.tz)
-    filters = Filters(
-        ssid=args.ssid,
-        manufacturer=args.manufacturer,
-        ap=args.ap,
-        zone=args.zone,
-        exclude_randomized=args.exclude_randomized,
-    )
-    # Stored visits, refreshed first; ssid, manufacturer and AP filters (or --naive) need the observations.
+    try:
+        filters = filters_from(args, settings)
+    except UnknownFilter as exc:
+        print(f"presence report: {exc}", file=sys.stderr)
+        return 2
+    # Stored visits, refreshed first, for every filter; --naive works them out from the observations.
     result = report(window_analysis(settings, AnalyticsSettings(), start, end, filters, naive=args.naive))
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")

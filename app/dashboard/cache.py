@@ -1,16 +1,13 @@
-"""What the dashboard caches, and why: the engine, the shared frame of observations, the analyses every page uses.
+"""What the dashboard caches, and why: the engine, the analyses every page uses, the background warm-up.
 
-Every analysis is made the way `presence report` makes it: from the stored visits with the CLI's own
-`window_analysis` (which refreshes them first), or, when a filter applies to single observations (SSID,
-manufacturer, AP), with `analytics.report.analyse` of the observations. KPIs are `analytics.report.report` of that
-analysis, so the dashboard and the CLI never disagree.
+Every analysis is made the way `presence report` makes it: from the stored visits, for every filter, with the
+CLI's own `window_analysis` (which refreshes them first). KPIs are `analytics.report.report` of that analysis, so
+the dashboard and the CLI never disagree.
 
 Caching, and why:
 - the engine: `st.cache_resource`, one pool per database URL for the whole server;
-- observation frames and `Analysis` objects: `st.cache_resource` with a TTL. They are large, shared read-only by
-  every session, and `st.cache_data` would pickle a copy on every read. Every recent view shares one frame
-  (`load_from`); `analyse` keeps exactly the rows `load_observations` returns for its window, so the numbers
-  stay the CLI's;
+- `Analysis` objects: `st.cache_resource` with a TTL. They are large, shared read-only by every session, and
+  `st.cache_data` would pickle a copy on every read;
 - the small products (report dicts, tidy frames): `st.cache_data` with the same TTL, refreshed in the background;
 - the live panel: the history it compares with (typical occupancy, staff) has its own long TTL and refreshes in
   the background, so a live tick only reads the last few hours of observations and the AP report times.
@@ -28,67 +25,28 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.filters import Filters
-from analytics.report import Analysis, analyse, needs_observations, report
+from analytics.report import Analysis, report
 from app.commands.export import window_analysis
 from app.dashboard import data
 from app.dashboard.data import DatabaseUnavailable, Source
-from store.frames import load_observations
 from store.queries import local_day_bounds
 from store.visits import RefreshBusy, VisitsOutOfDate
 
 HISTORY_TTL = timedelta(minutes=10)  # how stale a report may get while data keeps arriving
 LIVE_TTL = timedelta(seconds=20)  # the live panel's computations, shared by every session in one tick
-# Every default view (the last week and the one before, four weeks of trends, the live history) starts within this
-# before the last day with data, so they share one frame read from the database (see `load_from`).
-COMMON_FRAME = timedelta(weeks=6)
-FRAME_GRID_ORIGIN = date(2000, 1, 3)  # a Monday
-
-
-def load_from(src: Source, need_from: date) -> date:
-    """The first day of the shared frame that serves a window starting at `need_from` (its history excluded).
-
-    Every view of recent data (the default ranges of all pages and the live history) shares one frame that starts
-    COMMON_FRAME before the last day with data, so four weeks of a shop are read from the database once. A window
-    further back gets a frame of its own, starting on a COMMON_FRAME grid so nearby windows share it too.
-    """
-    held = data.span(src)
-    common = (held.last_day or need_from) - COMMON_FRAME
-    if need_from >= common:
-        return common
-    grid_days = COMMON_FRAME.days
-    return need_from - timedelta(days=(need_from - FRAME_GRID_ORIGIN).days % grid_days)
-
-
-@st.cache_resource(ttl=HISTORY_TTL, max_entries=3, show_spinner="Reading observations…", refresh_mode="background")
-def observations(src: Source, first_day: date) -> pd.DataFrame:
-    """Every observation from the analytics' history before site-local day `first_day` on (shared, read-only)."""
-    start, _ = local_day_bounds(first_day, None, src.tz)
-    try:
-        return load_observations(data.engine(src.database_url), start, None, history=data.analytics_settings().history)
-    except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
 
 
 @st.cache_resource(ttl=HISTORY_TTL, max_entries=24, show_spinner="Analysing visits…", refresh_mode="background")
-def analysis(
-    src: Source, first: date, last: date, filters: Filters, frame_from: date, complete: bool = False
-) -> Analysis:
-    """The analysis of the days first..last with `filters`, made the way `presence report` makes it.
-
-    Filters on single observations (SSID, manufacturer, AP) need the observations: `analytics.report.analyse` of the
-    shared frame starting at `frame_from` (see `load_from`), which keeps exactly the rows `load_observations`
-    returns for this window. Otherwise the CLI's own `window_analysis` from the stored visits (refreshed first);
-    `complete` loads every visit of the window, passersby included (visit lists), as `presence export visits` does.
+def analysis(src: Source, first: date, last: date, filters: Filters, complete: bool = False) -> Analysis:
+    """The analysis of the days first..last with `filters`, made the way `presence report` makes it: the CLI's
+    own `window_analysis` of the stored visits (refreshed first); `complete` loads every visit of the window,
+    passersby included (visit lists), as `presence export visits` does.
     """
     start, end = local_day_bounds(first, last, src.tz)
-    if needs_observations(filters):
-        frame = observations(src, frame_from)
-        return analyse(frame, start, end, data.analytics_settings(), filters, src.tz, src.ap_map)
     try:
         return window_analysis(data.settings(), data.analytics_settings(), start, end, filters, complete=complete)
     except SQLAlchemyError as exc:
@@ -97,17 +55,15 @@ def analysis(
         raise DatabaseUnavailable(f"the stored visits of {src.display_url} are not usable: {exc}") from exc
 
 
-def analysis_of(
-    src: Source, first: date, last: date, filters: Filters, need_from: date | None = None, *, complete: bool = False
-) -> Analysis:
-    """The analysis of first..last from the frame that also covers `need_from` (default: `first`)."""
-    return analysis(src, first, last, filters, load_from(src, min(need_from or first, first)), complete)
+def analysis_of(src: Source, first: date, last: date, filters: Filters, *, complete: bool = False) -> Analysis:
+    """The (cached) analysis of first..last with `filters`."""
+    return analysis(src, first, last, filters, complete)
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background")
-def report_of(src: Source, first: date, last: date, filters: Filters, need_from: date | None = None) -> dict[str, Any]:
+def report_of(src: Source, first: date, last: date, filters: Filters) -> dict[str, Any]:
     """The `presence report` dict of the days first..last with `filters`."""
-    return report(analysis_of(src, first, last, filters, need_from))
+    return report(analysis_of(src, first, last, filters))
 
 
 # --- background warm-up ------------------------------------------------------------------------------------------

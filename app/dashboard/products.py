@@ -24,7 +24,6 @@ from analytics.report import (
     analyse_visits,
     daily_series,
     hour_of_week,
-    needs_observations,
     zone_transitions,
 )
 from analytics.zones import zone_name
@@ -104,13 +103,13 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
     """The selection's report, the previous period's, and the tidy frames behind the Visitors page's charts."""
     days = (last - first).days + 1
     previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
-    current = cache.analysis_of(src, first, last, filters, previous_first)
-    now = cache.report_of(src, first, last, filters, previous_first)
+    current = cache.analysis_of(src, first, last, filters)
+    now = cache.report_of(src, first, last, filters)
     manufacturers, unknown_manufacturer = tables.breakdown(current.visitor_visits, "manufacturer")
     ssids, not_connected = tables.breakdown(current.visitor_visits, "ssid")
     return Explorer(
         report=now,
-        previous=cache.report_of(src, previous_first, previous_last, filters, previous_first),
+        previous=cache.report_of(src, previous_first, previous_last, filters),
         daily=tables.daily(now, tables.staff_per_day(current.window_visits)),
         dwell_buckets=tables.dwell_buckets(now),
         loyalty=tables.loyalty(now),
@@ -124,8 +123,7 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
 def visit_list(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> pd.DataFrame:
     """The selection's visits of the given categories ("visitor", "passerby", "staff"), newest first."""
-    days = (last - first).days + 1
-    current = cache.analysis_of(src, first, last, filters, first - timedelta(days=days), complete=True)
+    current = cache.analysis_of(src, first, last, filters, complete=True)
     return tables.visit_table(current.window_visits, src.tz, categories)
 
 
@@ -152,18 +150,17 @@ def trends(src: Source, first: date, last: date, filters: Filters) -> Trends:
     selection's hour-of-week and weekday profiles."""
     this_monday = tables.monday_of(last)
     weeks_first = this_monday - timedelta(weeks=TYPICAL_WEEKS)
-    need_from = min(first, weeks_first)
-    by_day = daily_series(cache.analysis_of(src, weeks_first, last, filters, need_from))
+    by_day = daily_series(cache.analysis_of(src, weeks_first, last, filters))
     # Days before the first observation are not days without visitors: leave them out of the averages.
     first_day = data.span(src).first_day
     if first_day is not None:
         by_day = by_day.loc[by_day["date"] >= pd.Timestamp(first_day)]
-    selected = cache.analysis_of(src, first, last, filters, need_from)
+    selected = cache.analysis_of(src, first, last, filters)
     return Trends(
         this_monday=this_monday,
         last=last,
-        this_week=cache.report_of(src, this_monday, last, filters, need_from),
-        last_week=cache.report_of(src, this_monday - timedelta(weeks=1), last - timedelta(weeks=1), filters, need_from),
+        this_week=cache.report_of(src, this_monday, last, filters),
+        last_week=cache.report_of(src, this_monday - timedelta(weeks=1), last - timedelta(weeks=1), filters),
         week_over_week=tables.week_over_week(by_day, this_monday, TYPICAL_WEEKS),
         hour_of_week=tables.hour_of_week(hour_of_week(selected)),
         weekday=tables.weekday_means(daily_series(selected)),
@@ -187,15 +184,13 @@ class ZoneView:
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Placing visits in zones…", refresh_mode="background")
 def zone_view(src: Source, first: date, last: date, filters: Filters) -> ZoneView:
     """Per-zone report rows, occupancy over time per zone, zone-to-zone moves, and the floor plot's points."""
-    days = (last - first).days + 1
-    need_from = first - timedelta(days=days)  # the Visitors page's frame: switching pages reuses its analysis
-    current = cache.analysis_of(src, first, last, filters, need_from)
+    current = cache.analysis_of(src, first, last, filters)
 
     def zone_series(visits: pd.DataFrame) -> pd.Series:
         return occupancy.occupancy_series(visits, current.window_start, current.window_end, current.tz, "15min")
 
     return ZoneView(
-        stats=tables.zone_stats(cache.report_of(src, first, last, filters, need_from)),
+        stats=tables.zone_stats(cache.report_of(src, first, last, filters)),
         occupancy=tables.zone_occupancy(current.visitor_visits, zone_series),
         transitions=tables.transitions(_zone_transitions(src, first, last, filters, current)),
         floor_aps=tables.floor_aps(src.ap_map),
@@ -206,8 +201,6 @@ def zone_view(src: Source, first: date, last: date, filters: Filters) -> ZoneVie
 def _zone_transitions(src: Source, first: date, last: date, filters: Filters, current: Analysis) -> pd.DataFrame:
     """Zone-to-zone moves of the window's visitors. An analysis of stored visits carries no moves (the report has
     no use for them), so they are loaded here with the window's visits; the visits were refreshed for `current`."""
-    if needs_observations(filters):
-        return zone_transitions(current)
     start, end = local_day_bounds(first, last, src.tz)
     try:
         stored = load_visits(
@@ -217,7 +210,7 @@ def _zone_transitions(src: Source, first: date, last: date, filters: Filters, cu
             data.analytics_settings(),
             tz=src.tz,
             complete=True,
-            exclude_randomized=filters.exclude_randomized,
+            filters=filters,
             moves=True,
         )
     except SQLAlchemyError as exc:
@@ -379,7 +372,5 @@ def _warm(state: cache.WarmUps, key: tuple[Source, date, date]) -> None:
     visit_list(src, first, last, everything, ("visitor",))
     zone_view(src, first, last, everything)
     trends(src, first, last, everything)
-    # Last, the observations themselves: the first SSID, manufacturer or AP filter then needs no reading.
-    cache.observations(src, cache.load_from(src, first - (last - first) - timedelta(days=1)))
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from devices.manufacturers import short_names
 from store.frames import read_tuples
 from store.visits.shared import (
     OBSERVATIONS,
@@ -58,8 +59,9 @@ BATCH_COLUMNS = (
 
 
 def read_batch(engine: Engine, after: int, upto: int, limit: int, kept: Any = None) -> pd.DataFrame:
-    """Observations with after < id <= upto, oldest id first, at most `limit` (SQLite times parsed vectorized);
-    with a `kept` condition, a 0/1 column `kept` too."""
+    """Observations with after < id <= upto, oldest id first, at most `limit` (SQLite times parsed vectorized),
+    manufacturers as their short names (as `store.frames.load_observations` gives them); with a `kept` condition,
+    a 0/1 column `kept` too."""
     columns = time_columns_as_text(engine, OBSERVATIONS, BATCH_COLUMNS)
     names = list(BATCH_COLUMNS)
     if kept is not None:
@@ -74,6 +76,7 @@ def read_batch(engine: Engine, after: int, upto: int, limit: int, kept: Any = No
     with engine.connect() as connection:
         rows = read_tuples(connection, query)
     frame = parse_times(pd.DataFrame(rows, columns=names), ("first_seen", "last_seen"))
+    frame["manufacturer"] = short_names(frame["manufacturer"].astype(object))
     return frame.astype(
         {
             "id": "int64",

@@ -55,6 +55,7 @@ STORED_COLUMNS = (
     "observations",
     "ssid",
     "manufacturer",
+    "ssids",
 )
 STATE_RANK_COLUMNS = tuple(key for rank in incremental.RANK_COLUMNS.values() for key in rank)
 
@@ -227,6 +228,8 @@ VISIT_ROW_COLUMNS = (
     "observations",
     "ssid",
     "manufacturer",
+    "ssids",
+    "ap_macs",
     "zone",
     "last_zone",
     "x",

@@ -119,11 +119,22 @@ def test_report_text_is_a_readable_summary(shop, capsys):
     assert "Shop floor" in text
 
 
-def test_report_refuses_a_reversed_window_and_a_bad_ap(shop, capsys):
+def test_report_refuses_a_reversed_window_and_an_unknown_ap_or_zone_naming_the_known_ones(shop, capsys):
     assert main(["report", "--from", "2026-11-09", "--to", "2026-11-08"]) == 2
-    with pytest.raises(SystemExit) as exit_info:
-        main(["report", "--from", "2026-11-09", "--to", "2026-11-09", "--ap", "not-a-mac"])
-    assert exit_info.value.code == 2
+    assert main(["report", "--from", "2026-11-09", "--to", "2026-11-09", "--ap", "not-a-mac"]) == 2
+    assert "--ap 'not-a-mac' is no known AP; known APs: Shop floor (ac:86:74:82:9a:30)" in capsys.readouterr().err
+    assert main(["report", "--from", "2026-11-09", "--to", "2026-11-09", "--ap", "00:00:00:00:00:01"]) == 2
+    assert main(["report", "--from", "2026-11-09", "--to", "2026-11-09", "--zone", "Basement"]) == 2
+    assert "--zone 'Basement' is no known zone; known zones: Shop floor" in capsys.readouterr().err
+
+
+def test_an_ap_is_given_by_its_name_or_its_mac(shop, capsys):
+    window = ["report", "--from", "2026-11-09", "--to", "2026-11-09", "--format", "json"]
+    by_name = json.loads(run(capsys, *window, "--ap", "shop FLOOR"))
+    by_mac = json.loads(run(capsys, *window, "--ap", "AC-86-74-82-9A-30"))
+    assert by_name == by_mac
+    assert by_name["filters"]["ap"] == "ac:86:74:82:9a:30"
+    assert by_name["visitors"] == json.loads(run(capsys, *window))["visitors"] > 0
 
 
 def test_export_visits_csv_and_json(shop, capsys):

@@ -1,4 +1,4 @@
-"""Filters narrow the observations before classification; randomized MACs can be left out of every count."""
+"""Filters keep or drop whole visits before classification; randomized MACs can be left out of every count."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from analytics.filters import Filters, filter_observations
-from analytics.report import build_report
-from analytics.schema import typed_observations
+from analytics.filters import Filters, filter_visits
+from analytics.report import analyse, build_report
 from tests.analytics.builders import AP2, MONDAY, at, frame, stay
 
 START, END = MONDAY, MONDAY + timedelta(days=1)
@@ -36,31 +35,40 @@ def observations():
         (Filters(ssid="guest", manufacturer="samsung"), set()),
     ],
 )
-def test_filter_observations(filters, devices):
-    result = filter_observations(typed_observations(observations()), filters)
+def test_filters_pick_whole_visits(filters, devices):
+    result = analyse(observations(), START, END, filters=filters)
 
-    assert set(result["device"]) == devices
+    assert set(result.window_visits["device"]) == devices
 
 
 def test_filters_do_not_mutate_their_input():
-    typed = typed_observations(observations())
-    before = typed.copy()
+    visits = analyse(observations(), START, END).visits
+    before = visits.copy()
 
-    filter_observations(typed, Filters(ssid="guest", exclude_randomized=True))
+    filter_visits(visits, Filters(ssid="guest", exclude_randomized=True))
 
-    assert typed.equals(before)
+    assert visits.equals(before)
 
 
-def test_a_filter_applies_before_classification():
-    # Only 3 minutes of this phone's 30-minute visit were on the guest network: filtered to the guest SSID, what
-    # remains is too short to be a visit, so it is a passerby of that network, not a connected visitor.
+def test_a_visit_that_touched_the_ssid_keeps_its_whole_dwell():
+    # Only 3 minutes of this phone's 30-minute visit were on the guest network: the visit still touched it, so it
+    # counts for the guest SSID whole, a connected visitor of 30 minutes (not a passerby of 3).
     rows = frame(stay("a", at(), 30, ssid=None), stay("a", at(minute=10), 3, associated=True, ssid="Guest"))
 
     unfiltered = build_report(rows, START, END)
     on_guest = build_report(rows, START, END, filters=Filters(ssid="guest"))
+    elsewhere = build_report(rows, START, END, filters=Filters(ssid="staff"))
 
     assert (unfiltered["visitors"], unfiltered["connected"]) == (1, 1)
-    assert (on_guest["visitors"], on_guest["passersby"], on_guest["connected"]) == (0, 1, 0)
+    assert (on_guest["visitors"], on_guest["passersby"], on_guest["connected"]) == (1, 0, 1)
+    assert on_guest["dwell_minutes"] == unfiltered["dwell_minutes"]
+    assert (elsewhere["visitors"], elsewhere["passersby"]) == (0, 0)
+
+
+def test_every_ap_that_heard_a_visit_finds_it():
+    rows = frame(stay("a", at(), 30), stay("a", at(minute=20), 2, ap=AP2))
+
+    assert build_report(rows, START, END, filters=Filters(ap=AP2))["visitors"] == 1
 
 
 def test_excluding_randomized_macs_changes_every_count():

@@ -21,7 +21,18 @@ from analytics.visits import label_visits, visits
 from tests.analytics.builders import AP1, AP2, AP3, at, frame, observation, stay
 
 SETTINGS = AnalyticsSettings()
-ONE_PASS_COLUMNS = ["site", "device", "first_seen", "last_seen", "max_rssi", "associated", "observations", "ssid"]
+ONE_PASS_COLUMNS = [
+    "site",
+    "device",
+    "first_seen",
+    "last_seen",
+    "max_rssi",
+    "associated",
+    "observations",
+    "ssid",
+    "ssids",
+    "ap_macs",
+]
 
 
 class Store:
@@ -72,7 +83,7 @@ def empty_stored() -> pd.DataFrame:
     """No stored visits, with the dtypes merge reads."""
     dtypes = {"id": "int64", "site": object, "device": object, "first_seen": TIME_DTYPE, "last_seen": TIME_DTYPE}
     dtypes |= {"max_rssi": "float64", "associated": bool, "randomized": bool, "observations": "int64"}
-    dtypes |= {"ssid": object, "manufacturer": object}
+    dtypes |= {"ssid": object, "manufacturer": object, "ssids": object}
     dtypes |= {key: "Int64" for rank in incremental.RANK_COLUMNS.values() for key in rank}
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
@@ -150,8 +161,10 @@ def test_merging_chunks_in_any_order_gives_the_one_pass_visits(rows, seed, chunk
     expected = one_pass(observations.iloc[order])
     result = store.sorted_visits()
     pd.testing.assert_frame_equal(
-        result[ONE_PASS_COLUMNS].astype({"ssid": object, "observations": "int64", "max_rssi": "float64"}),
-        expected[ONE_PASS_COLUMNS].astype({"ssid": object}),
+        result[ONE_PASS_COLUMNS].astype(
+            {"ssid": object, "ssids": object, "ap_macs": object, "observations": "int64", "max_rssi": "float64"}
+        ),
+        expected[ONE_PASS_COLUMNS].astype({"ssid": object, "ssids": object, "ap_macs": object}),
         check_dtype=False,
     )
     # Cells hold the observations' fingerprint sums: the same fingerprints as from the observations.
@@ -213,13 +226,11 @@ def test_a_stored_model_predicts_as_kmeans_does():
     np.testing.assert_array_equal(stored.predict(matrix), kmeans.predict(matrix))
 
 
-def test_analyse_visits_refuses_what_stored_visits_cannot_answer():
+def test_analyse_visits_refuses_a_zone_filter_with_counts_of_every_zone():
     stored = pd.DataFrame(columns=["visit"])
     counts = DeviceCounts(0, 0, pd.Series(dtype="int64"))
     window = (at(), at(day=1))
 
-    with pytest.raises(ValueError, match="need the observations"):
-        analyse_visits(stored, *window, filters=Filters(ssid="guest"))
     with pytest.raises(ValueError, match="zone filter"):
         analyse_visits(stored, *window, filters=Filters(zone="Entrance"), device_counts=counts)
 
