@@ -59,6 +59,8 @@ class Settings:
     store_raw_macs: bool = False
     count_only: bool = False  # keep per-minute device counts only: no observations, no pseudonyms (docs/operations.md)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Headers and body of one request must arrive within this (per request, not per byte), or 408 and closed.
+    request_deadline_seconds: int = 15
     sqlite_synchronous: str = "FULL"
     quarantine_days: int = 14
     retention_days: int | None = None  # `presence prune` deletes observations older than this; None: kept for ever
@@ -132,6 +134,7 @@ class Settings:
             store_raw_macs=_flag(env.get("PRESENCE_STORE_RAW_MACS")),
             count_only=_flag(env.get("PRESENCE_COUNT_ONLY")),
             max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            request_deadline_seconds=_positive_int(env, "PRESENCE_REQUEST_DEADLINE_SECONDS", 15),
             sqlite_synchronous=synchronous,
             quarantine_days=_positive_int(env, "PRESENCE_QUARANTINE_DAYS", 14),
             retention_days=_positive_int(env, "PRESENCE_RETENTION_DAYS", 0) or None,

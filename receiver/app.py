@@ -324,6 +324,17 @@ def _count_ingest(response: Response) -> Response:
     return response
 
 
+def record_refusal(app: Flask, client: str, path: str, status: int, message: str) -> None:
+    """Count and log a refusal made before the request reached the app (receiver.worker: a request too slow to
+    arrive, headers too large), as _count_ingest does for the app's own."""
+    state = app.extensions["presence"]
+    state["limiter"].refused(client)
+    vendor = _INGEST_VENDORS.get(path)
+    if vendor is not None:
+        metrics.REQUESTS.labels(vendor, str(status)).inc()
+    log.info("ingest", extra={"vendor": vendor, "path": path, "status": status, "remote": client, "error": message})
+
+
 # --- error shape -------------------------------------------------------------------------------------------
 
 

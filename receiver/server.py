@@ -29,6 +29,10 @@ class _Receiver(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self._settings = settings
         self._options = options
+        self._flask: Any = None
+        # What receiver.worker.BufferingWorker reads from its application.
+        self.max_body_bytes = settings.max_body_bytes
+        self.request_deadline_seconds = float(settings.request_deadline_seconds)
         super().__init__()
 
     def load_config(self) -> None:
@@ -40,7 +44,15 @@ class _Receiver(BaseApplication):
         from receiver.app import create_app
 
         configure_json_logging()
-        return create_app(self._settings, migrate=False)
+        self._flask = create_app(self._settings, migrate=False)
+        return self._flask
+
+    def refused(self, client: tuple, path: str, status: int, message: str) -> None:
+        """A request the worker refused itself (too slow, headers too large): counted and logged as the app would."""
+        from receiver.app import record_refusal
+
+        if self._flask is not None:
+            record_refusal(self._flask, str(client[0]) if client else "", path, status, message)
 
 
 def _child_exit(_server, worker) -> None:
@@ -52,8 +64,9 @@ def _child_exit(_server, worker) -> None:
 def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WORKERS, quiet: bool = False) -> None:
     """Upgrade the schema once, then serve until SIGINT/SIGTERM (gunicorn finishes in-flight requests first).
 
-    Threaded workers keep a slow or stalled sender from occupying a whole worker; SQLite still sees one
-    writer at a time through its write lock and busy timeout.
+    The worker reads every request whole in its event loop before a thread sees it, under a deadline per
+    request (receiver.worker), so slow or stalled senders occupy no thread; SQLite still sees one writer at a
+    time through its write lock and busy timeout.
     """
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     db.migrate(engine)
@@ -65,7 +78,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = DEFAULT_WO
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": "receiver.worker.BufferingWorker",  # gthread, given whole requests only
         "threads": THREADS_PER_WORKER,
         "timeout": 30,
         "graceful_timeout": 20,
