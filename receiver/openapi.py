@@ -41,11 +41,12 @@ def _responses(*refusals: int) -> dict[str, Any]:
     for status in refusals:
         responses[str(status)] = {
             "description": {
-                400: "Not readable JSON.",
+                400: "Not readable JSON, or a body that cannot be read (malformed chunked encoding, cut off).",
                 401: "Missing or wrong signature/secret, or the vendor is not configured.",
+                408: "Headers and body did not arrive within PRESENCE_REQUEST_DEADLINE_SECONDS; connection closed.",
                 413: "Body over PRESENCE_MAX_BODY_BYTES.",
                 422: "Not the vendor's shape, or impossible values.",
-                429: "Too many refusals for this client lately (PRESENCE_REFUSAL_LIMIT); accepted POSTs never count.",
+                429: "Too many refusals for this client lately (PRESENCE_REFUSAL_LIMIT); posts that verify are served.",
                 503: "The database could not store the POST; nothing was stored.",
             }[status],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -65,7 +66,7 @@ def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1: both ingest endpoints with their payload schemas (from the pydantic models), health, metrics."""
-    refusals = (400, 401, 413, 422, 429, 503)
+    refusals = (400, 401, 408, 413, 422, 429, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "presence-analytics receiver", "version": "1"},
