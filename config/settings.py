@@ -47,6 +47,7 @@ class Settings:
     database_url: str
     data_dir: Path
     pseudonym_key: bytes
+    run_dir: Path | None = None  # where `presence serve` keeps its scratch (metrics); None: a tmpfs (receiver.server)
     engenius_key: str | None = None
     aerohive_secret: str | None = None
     meraki_validator: str | None = None
@@ -121,6 +122,7 @@ class Settings:
         return cls(
             database_url=env.get("PRESENCE_DATABASE_URL") or f"sqlite:///{data_dir / 'presence.db'}",
             data_dir=data_dir,
+            run_dir=Path(env["PRESENCE_RUN_DIR"]).expanduser() if env.get("PRESENCE_RUN_DIR") else None,
             pseudonym_key=_pseudonym_key(env.get("PRESENCE_PSEUDONYM_KEY"), data_dir),
             engenius_key=env.get("PRESENCE_ENGENIUS_KEY") or None,
             aerohive_secret=env.get("PRESENCE_AEROHIVE_SECRET") or None,

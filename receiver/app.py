@@ -9,6 +9,7 @@ import logging
 import time
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g, jsonify, request
@@ -33,6 +34,7 @@ from receiver.errors import (
     TooManyRefusals,
     Unauthorized,
 )
+from receiver.health import StorageHealth, is_disk_full
 from receiver.ingest import Ingestor, Parsed, decode, parse
 from receiver.limits import RefusalLimit, RefusalLimiter, client_address
 from receiver.openapi import openapi_document
@@ -46,8 +48,9 @@ log = logging.getLogger("presence.receiver")
 _READ_CHUNK_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
-    """Build the receiver. `migrate=False` when the caller (e.g. `presence serve`) already upgraded the schema."""
+def create_app(settings: Settings | None = None, *, migrate: bool = True, run_dir: Path | None = None) -> Flask:
+    """Build the receiver. `migrate=False` when the caller (e.g. `presence serve`) already upgraded the schema;
+    `run_dir` is the scratch directory the workers of one server share (receiver.server)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         "quarantine": quarantine.QuarantinePolicy(days=settings.quarantine_days, keep_bodies=not settings.count_only),
         "limiter": RefusalLimiter(RefusalLimit(max_refusals=settings.refusal_limit)),
         "window": TimeWindow.from_settings(settings),
+        "storage": StorageHealth(run_dir),
     }
 
     app.register_error_handler(ReceiverError, _receiver_error)
@@ -92,6 +96,12 @@ def healthz():
         db.ping(engine)
     except SQLAlchemyError as exc:
         raise ServiceUnavailable("database is not reachable") from exc
+    full_since = _state()["storage"].full_since()
+    if full_since is not None:  # the database answers, but nothing can be stored: degraded, not "ok"
+        raise ServiceUnavailable(
+            f"degraded: the disk holding the database is full (since {full_since.isoformat(timespec='seconds')}); "
+            "every POST gets 503 and nothing is stored until space is freed"
+        )
     return jsonify(ok=True, database=engine.dialect.name)
 
 
@@ -264,11 +274,20 @@ def _aerohive_secrets_sent(req: Request, document: Any) -> list[str]:
 def _store(parsed: Parsed):
     vendor = parsed.vendor
     received_at: datetime = g.received_at  # the time its records were held to
+    storage: StorageHealth = _state()["storage"]
     try:
         result: StoreResult = _state()["ingestor"].store(parsed, received_at)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
+        if is_disk_full(exc):  # expected while it lasts, once per POST: a line each, no traceback
+            storage.full()
+            log.warning("disk full: a POST was not stored", extra={"vendor": vendor, "error": str(exc)[:200]})
+            raise ServiceUnavailable(
+                "the disk holding the database is full: nothing was stored (the receiver recovers by itself "
+                "once space is freed)"
+            ) from exc
         log.exception("could not store a POST", extra={"vendor": vendor, "records": len(parsed.sightings)})
         raise ServiceUnavailable("the database could not store this POST; nothing was stored") from exc
+    storage.stored()
     metrics.RECORDS_STORED.labels(vendor).inc(result.stored)
     metrics.RECORDS_DUPLICATE.labels(vendor).inc(result.duplicates)
     for ap_mac in {sighting.ap_mac for sighting in parsed.sightings}:

@@ -1,7 +1,8 @@
 """Prometheus metrics for the receiver: requests, records, latency, and when each AP last reported.
 
 Under gunicorn every worker is its own process, so the metrics use prometheus-client's multiprocess mode:
-`presence serve` points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the workers fork, each worker
+`presence serve` points PROMETHEUS_MULTIPROC_DIR at a fresh directory off the data disk (receiver.server)
+before the workers fork, each worker
 writes its values there, and /metrics adds them up. Without that variable (tests, a single process) the
 ordinary in-process registry is used.
 """

@@ -126,4 +126,5 @@ def test_receivers_on_one_host_leave_no_shared_control_socket(tmp_path):
         for url in (one, two):
             assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
         assert not (home / ".gunicorn").exists()
-        assert list((home / "run").iterdir()) == []
+        assert not (home / "run" / "gunicorn.ctl").exists()
+        assert all(path.name.startswith("presence-serve-") for path in (home / "run").iterdir())  # their scratch
