@@ -5,7 +5,9 @@ or the database, so nothing the database holds is read or drawn, whatever page o
 the right password is entered. The login lasts as long as the browser tab's session: a reload asks again.
 
 Each wrong password answers only after WRONG_PASSWORD_DELAY, and an address with too many wrong passwords in a
-minute must wait (`passwords.Attempts`; behind a reverse proxy every client shares the proxy's address). A
+minute must wait (`passwords.Attempts`; behind a reverse proxy every client shares the proxy's address). Each
+try is counted before its password is checked, in a counter of the server process that no cache clearing
+reaches, so at most five passwords a minute are checked per address however many sessions try at once. A
 password is never logged or shown; the field is emptied after each attempt. Streamlit serves plain HTTP: across a
 network the password is only private behind a reverse proxy with HTTPS (docs/operations.md).
 """
@@ -56,10 +58,15 @@ def pause(delay: timedelta) -> None:
     time.sleep(delay.total_seconds())
 
 
-@st.cache_resource(show_spinner=False)
+# Module state, not st.cache_resource: any websocket client, logged in or not, can send Streamlit's clear_cache,
+# which empties cache_resource (and so, there, the count of wrong passwords). A module lives as long as the server
+# process and is shared by every session.
+_ATTEMPTS = Attempts()
+
+
 def attempts() -> Attempts:
     """The wrong passwords of the whole server (one instance, shared by every session)."""
-    return Attempts()
+    return _ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -147,13 +154,12 @@ def _attempt(creds: Credentials, user: str, password: str) -> tuple[str, str, st
         return ("warning", "Enter the password.", ":material/password:")
     board = attempts()
     address = _address()
-    wait = board.wait(address, clock())
+    wait = board.attempt(address, clock())  # counted before the check, so parallel sessions share the limit
     if wait > 0:
         return ("error", f"**Too many wrong passwords.** Try again in {math.ceil(wait)} s.", ":material/timer:")
     who = creds.check(user, password)
     if who is None:
         pause(WRONG_PASSWORD_DELAY)
-        board.failed(address, clock())
         what = "user name or password" if creds.users else "password"
         return ("error", f"**Wrong {what}.** Check it and try again.", ":material/lock:")
     board.succeeded(address)

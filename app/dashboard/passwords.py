@@ -119,7 +119,8 @@ def secret_files(paths: Iterable[str | Path]) -> dict[str, Any]:
 
 @dataclass
 class Attempts:
-    """Recent wrong passwords per client address; one instance serves the whole server (every session)."""
+    """Recent wrong passwords (and checks in progress) per client address; one instance serves the whole server
+    process, every session: `auth` keeps it in a module, outside Streamlit's caches, which any client can empty."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures: dict[str, deque[float]] = field(default_factory=dict)
@@ -127,10 +128,26 @@ class Attempts:
     def wait(self, address: str, now: float) -> float:
         """Seconds until `address` may try again (0: now); `now` on a monotonic clock."""
         with self.lock:
-            recent = self._prune(now).get(address)
-            if recent is None or len(recent) < MAX_FAILURES:
-                return 0.0
-            return recent[0] + FAILURE_WINDOW.total_seconds() - now
+            return self._wait(address, now)
+
+    def attempt(self, address: str, now: float) -> float:
+        """Take one try for `address`, before its password is checked: 0 when it may check (the try is counted as
+        a failure until `succeeded` says otherwise), else the seconds to wait, counting nothing.
+
+        Wait and record are one step under the lock, so sessions checking at the same moment cannot all pass
+        the wait and then record: at most MAX_FAILURES checks a window per address, however many sessions.
+        """
+        with self.lock:
+            wait = self._wait(address, now)
+            if wait <= 0:
+                self.failures.setdefault(address, deque()).append(now)
+            return wait
+
+    def _wait(self, address: str, now: float) -> float:
+        recent = self._prune(now).get(address)
+        if recent is None or len(recent) < MAX_FAILURES:
+            return 0.0
+        return recent[0] + FAILURE_WINDOW.total_seconds() - now
 
     def failed(self, address: str, now: float) -> None:
         with self.lock:

@@ -4,10 +4,12 @@ must show nothing but itself (and read nothing from the database) until the righ
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.dashboard import auth, data, filters, passwords, products
@@ -155,7 +157,33 @@ def test_a_login_forgets_the_wrong_passwords_of_its_address() -> None:
     assert list(board.failures["10.0.0.9"]) == [10.0]
 
 
+def test_parallel_tries_from_one_address_get_at_most_the_limit_of_checks() -> None:
+    board = Attempts()
+    start = threading.Barrier(30)
+    allowed: list[float] = []
+
+    def attempt() -> None:
+        start.wait()
+        allowed.append(board.attempt("10.0.0.9", 100.0))
+
+    threads = [threading.Thread(target=attempt) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(allowed)[: passwords.MAX_FAILURES] == [0.0] * passwords.MAX_FAILURES
+    assert all(wait > 0 for wait in sorted(allowed)[passwords.MAX_FAILURES :])
+    assert len(board.failures["10.0.0.9"]) == passwords.MAX_FAILURES
+
+
 # --- the gate, under AppTest --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's count of wrong passwords lives in the auth module for the life of the process: a fresh one
+    per test."""
+    monkeypatch.setattr(auth, "_ATTEMPTS", Attempts())
 
 
 @pytest.fixture
@@ -340,3 +368,35 @@ def test_the_right_password_opens_the_shared_link_and_log_out_closes_it(
 
     test = test.sidebar.button(key="presence-logout").click().run()
     assert_only_the_login_form(test)
+
+
+def test_a_try_is_counted_before_its_password_is_checked(password, no_database, monkeypatch) -> None:
+    """While a wrong password is held back (the 1 s pause), it already counts: sessions that check meanwhile
+    see it."""
+    counted_during_pause: list[int] = []
+    monkeypatch.setattr(
+        auth, "pause", lambda delay: counted_during_pause.append(len(auth.attempts().failures[auth.LOCAL_ADDRESS]))
+    )
+    log_in(opened(), "guess")
+    assert counted_during_pause == [1]
+
+
+def test_clearing_streamlits_caches_does_not_reset_the_count(password, pauses) -> None:
+    """Any websocket client may send clear_cache, which empties st.cache_resource and st.cache_data."""
+    test = opened()
+    for _ in range(passwords.MAX_FAILURES):
+        log_in(test, "guess")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    test = log_in(opened(), password)  # a new session, after the caches were emptied
+    assert_only_the_login_form(test)
+    assert test.error[0].value.startswith("**Too many wrong passwords.**")
+
+
+def test_many_sessions_of_one_address_share_five_checks(password, pauses) -> None:
+    answers = []
+    for _ in range(8):
+        test = log_in(opened(), "guess")
+        answers.append(test.error[0].value.split("**")[1])
+        st.cache_resource.clear()
+    assert answers == ["Wrong password."] * passwords.MAX_FAILURES + ["Too many wrong passwords."] * 3
