@@ -38,6 +38,10 @@ class AccessPoint:
     site: str
     x: float | None = None
     y: float | None = None
+    # The EnGenius network / HiveManager owner it belongs to: that network's key (owner's secret) vouches for it,
+    # and once a network or owner has APs listed, for those APs only (receiver: 403 otherwise).
+    network: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ class Settings:
 
     def aerohive_configured(self) -> bool:
         return bool(self.aerohive_secret or self.aerohive_secrets)
+
+    def aps_of_network(self, network_id: str) -> frozenset[str]:
+        """The AP MACs configured with `network = network_id` (empty: the network's key is bound to none)."""
+        return frozenset(mac for mac, ap in self.access_points.items() if ap.network == network_id)
+
+    def aps_of_owner(self, owner_id: str) -> frozenset[str]:
+        """The AP MACs configured with `owner = owner_id` (empty: the owner's secret is bound to none)."""
+        return frozenset(mac for mac, ap in self.access_points.items() if ap.owner == owner_id)
 
     def site_of(self, ap_mac: str) -> str:
         ap = self.access_points.get(ap_mac)
@@ -217,6 +229,8 @@ def _access_points(toml: dict, default_site: str) -> dict[str, AccessPoint]:
             site=str(entry.get("site", default_site)),
             x=float(entry["x"]) if "x" in entry else None,
             y=float(entry["y"]) if "y" in entry else None,
+            network=str(entry["network"]) if "network" in entry else None,
+            owner=str(entry["owner"]) if "owner" in entry else None,
         )
     return access_points
 

@@ -28,6 +28,7 @@ from receiver.auth import (
 )
 from receiver.errors import (
     BodyTooLarge,
+    Forbidden,
     MalformedBody,
     ReceiverError,
     ServiceUnavailable,
@@ -130,7 +131,11 @@ def ingest_engenius():
         if expected is None or not hmac.compare_digest(expected.encode(), verified.encode()):
             raise Unauthorized("Signature does not match the body under the key of its network_id")
     g.authenticated = True
-    return _store(_parse_authenticated("engenius", body, document))
+    parsed = _parse_authenticated("engenius", body, document)
+    network = _top_level_id(document, "network_id")
+    if network is not None and network in settings.engenius_keys:  # a network's own key, not the installation's
+        _vouched_for(parsed, settings.aps_of_network(network), f"the key of EnGenius network {network}", "node_mac")
+    return _store(parsed)
 
 
 def ingest_aerohive():
@@ -152,7 +157,11 @@ def ingest_aerohive():
         _aerohive_secrets_sent(request, document), secret, vendor="Aerohive", setting="PRESENCE_AEROHIVE_SECRET"
     )
     g.authenticated = True
-    return _store(_parse_authenticated("aerohive", body, document))
+    parsed = _parse_authenticated("aerohive", body, document)
+    owner = _top_level_id(document, "ownerId")
+    if owner is not None and owner in settings.aerohive_secrets:  # an owner's own secret
+        _vouched_for(parsed, settings.aps_of_owner(owner), f"the secret of HiveManager owner {owner}", "apMac")
+    return _store(parsed)
 
 
 def meraki_validator():
@@ -186,6 +195,26 @@ def ingest_meraki():
 
 
 # --- steps -------------------------------------------------------------------------------------------------
+
+
+def _top_level_id(document: Any, name: str) -> str | None:
+    value = document.get(name) if isinstance(document, dict) else None
+    return None if value is None or isinstance(value, bool) else str(value)
+
+
+def _vouched_for(parsed: Parsed, allowed: frozenset[str], credential: str, field: str) -> None:
+    """Refuse (403, logged) a post whose AP is not one the credential was configured for, once it has any: shop
+    B's key must not store observations for shop A's AP, nor refresh its last report (hiding a silent AP)."""
+    if not allowed:
+        return
+    strangers = sorted(set(parsed.reporters) - allowed)
+    if strangers:
+        log.warning(
+            "a key was used for an AP it is not configured for",
+            extra={"vendor": parsed.vendor, "credential": credential, "ap_mac": strangers[0], "remote": _client()},
+        )
+        message = f"{credential} is not configured for AP {strangers[0]} ([[aps]] in PRESENCE_CONFIG)"
+        raise Forbidden(message, field=field)
 
 
 def _read_body(req: Request) -> bytes:

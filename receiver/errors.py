@@ -56,6 +56,12 @@ class Unauthorized(ReceiverError):
     status = 401
 
 
+class Forbidden(ReceiverError):
+    """The key or secret is right, but not for this AP: a network's key vouches only for that network's APs."""
+
+    status = 403
+
+
 class BodyTooLarge(ReceiverError):
     status = 413
 

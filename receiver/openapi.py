@@ -43,6 +43,7 @@ def _responses(*refusals: int) -> dict[str, Any]:
             "description": {
                 400: "Not readable JSON, or a body that cannot be read (malformed chunked encoding, cut off).",
                 401: "Missing or wrong signature/secret, or the vendor is not configured.",
+                403: "The key or secret is right but not configured for this AP ([[aps]] network / owner).",
                 408: "Headers and body did not arrive within PRESENCE_REQUEST_DEADLINE_SECONDS; connection closed.",
                 413: "Body over PRESENCE_MAX_BODY_BYTES.",
                 422: "Not the vendor's shape, or impossible values.",
@@ -66,7 +67,7 @@ def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1: both ingest endpoints with their payload schemas (from the pydantic models), health, metrics."""
-    refusals = (400, 401, 408, 413, 422, 429, 503)
+    refusals = (400, 401, 403, 408, 413, 422, 429, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "presence-analytics receiver", "version": "1"},
