@@ -9,6 +9,8 @@ import pandas as pd
 
 from analytics.classify import PARTY
 
+# Occupancy samples per hour of the week: four an hour, as the Zones page samples it.
+HOUR_OF_WEEK_FREQ = "15min"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -84,24 +86,20 @@ def live_occupancy(
     return len(latest), per_zone
 
 
-def hour_of_week(visits: pd.DataFrame, days: pd.DatetimeIndex, tz: tzinfo) -> pd.DataFrame:
-    """Mean distinct visitors present in each site-local hour of the week (rows Mon..Sun, columns 0..23).
+def hour_of_week(
+    visits: pd.DataFrame, start: datetime, end: datetime, tz: tzinfo, freq: str = HOUR_OF_WEEK_FREQ
+) -> pd.DataFrame:
+    """Mean occupancy in each site-local hour of the week over [start, end) (rows Mon..Sun, columns 0..23).
 
-    A visitor counts in every hour its visit touches; each cell is divided by how many of that weekday are in
-    `days` (the window's site-local days, naive midnights), so a partial week is not under-counted.
+    Occupancy is sampled every `freq` as `occupancy_series` samples it (the Zones page's hourly chart), and each
+    cell is the mean of the samples that fall in that weekday and hour: on a window of two Mondays, the mean over
+    both. A weekday or hour the window does not reach is 0.
     """
-    local_first = visits["first_seen"].dt.tz_convert(tz).dt.tz_localize(None).dt.floor("h")
-    local_last = visits["last_seen"].dt.tz_convert(tz).dt.tz_localize(None).dt.floor("h")
-    hours = ((local_last - local_first) // pd.Timedelta(hours=1)).to_numpy(dtype="int64") + 1
-    rows = np.repeat(np.arange(len(visits)), np.maximum(hours, 0))
-    offsets = np.arange(len(rows)) - np.repeat(np.cumsum(hours) - hours, np.maximum(hours, 0))
-    stamps = local_first.to_numpy()[rows] + offsets.astype("timedelta64[h]")
-    present = pd.DataFrame(
-        {"site": visits["site"].to_numpy()[rows], "device": visits["device"].to_numpy()[rows], "hour": stamps}
-    ).drop_duplicates()
-    present = present.loc[present["hour"].dt.normalize().isin(days)]
-    cell = present["hour"].dt.day_of_week.to_numpy() * 24 + present["hour"].dt.hour.to_numpy()
-    counts = np.bincount(cell.astype("int64"), minlength=7 * 24).reshape(7, 24)
-    per_weekday = pd.Series(days.day_of_week).value_counts().reindex(range(7), fill_value=0).to_numpy()
-    mean = counts.astype("float64") / np.where(per_weekday > 0, per_weekday, 1)[:, None]
-    return pd.DataFrame(mean, index=pd.Index(WEEKDAYS, name="weekday"), columns=pd.Index(range(24), name="hour"))
+    samples = occupancy_series(visits, start, end, tz, freq)
+    local = samples.index.tz_localize(None)
+    means = samples.groupby([local.day_of_week, local.hour]).mean()
+    matrix = np.zeros((7, 24), dtype="float64")
+    if len(means):
+        weekday, hour = (means.index.get_level_values(level).to_numpy(dtype="int64") for level in (0, 1))
+        matrix[weekday, hour] = means.to_numpy(dtype="float64")
+    return pd.DataFrame(matrix, index=pd.Index(WEEKDAYS, name="weekday"), columns=pd.Index(range(24), name="hour"))

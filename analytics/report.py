@@ -216,8 +216,9 @@ def daily_series(analysis: Analysis) -> pd.DataFrame:
 
 
 def hour_of_week(analysis: Analysis) -> pd.DataFrame:
-    """Mean visitors present per site-local weekday (rows) and hour (columns) over the window."""
-    return occupancy.hour_of_week(analysis.visitor_visits, analysis.days, analysis.tz)
+    """Mean occupancy (visitors inside, sampled every 15 minutes) per site-local weekday (rows) and hour
+    (columns) over the window."""
+    return occupancy.hour_of_week(analysis.visitor_visits, analysis.window_start, analysis.window_end, analysis.tz)
 
 
 def occupancy_series(analysis: Analysis, freq: str = "15min") -> pd.Series:

@@ -85,10 +85,17 @@ def run_visits(args: argparse.Namespace) -> int:
         print(f"presence export visits: {exc}", file=sys.stderr)
         return 2
     analysis = window_analysis(settings, AnalyticsSettings(), start, end, filters, complete=True, naive=args.naive)
-    table = visit_table(analysis)
-    rows = table.astype(object).where(table.notna(), None).to_dict("records")
-    write_rows(rows, VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
+    write_rows(visit_rows(analysis), VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
     return 0
+
+
+def visit_rows(analysis: Analysis, categories: Iterable[str] | None = None) -> list[dict]:
+    """`presence export visits`' rows (VISIT_EXPORT_COLUMNS, times as UTC datetimes for `write_rows`), of the given
+    categories or all; the dashboard's visits CSV is made of the same rows."""
+    table = visit_table(analysis)
+    if categories is not None:
+        table = table.loc[table["category"].isin(list(categories))]
+    return table.astype(object).where(table.notna(), None).to_dict("records")
 
 
 def window_analysis(
@@ -99,12 +106,15 @@ def window_analysis(
     filters: Filters | None = None,
     *,
     complete: bool = False,
+    detail: bool | None = None,
     naive: bool = False,
 ) -> Analysis:
     """The analysis of the UTC window [start, end) with `filters`, from the stored visits (refreshed first), or
     with `naive` from the observations as `analytics.report.analyse` works them out (the cross-check).
 
-    `complete` loads every visit of the window (visit lists); otherwise passersby are only counted.
+    `complete` loads every visit of the window (visit lists); otherwise passersby are only counted. `detail`
+    (default: `complete`) loads every column of the visits (SSID, manufacturer, position: the dashboard's charts);
+    without it only what the report's figures need.
     """
     filters = filters or Filters()
     if naive:
@@ -121,7 +131,7 @@ def window_analysis(
             analytics_settings,
             tz=settings.tz,
             complete=complete or bool(filters.zone),
-            detail=complete,
+            detail=complete if detail is None else detail,
             filters=filters,
         )
     finally:

@@ -48,7 +48,10 @@ def analysis(src: Source, first: date, last: date, filters: Filters, complete: b
     """
     start, end = local_day_bounds(first, last, src.tz)
     try:
-        return window_analysis(data.settings(), data.analytics_settings(), start, end, filters, complete=complete)
+        # With detail: the pages chart manufacturers, SSIDs and positions of the visits, not only the figures.
+        return window_analysis(
+            data.settings(), data.analytics_settings(), start, end, filters, complete=complete, detail=True
+        )
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
     except (VisitsOutOfDate, RefreshBusy) as exc:

@@ -196,7 +196,8 @@ def week_over_week(frame: pd.DataFrame) -> alt.Chart:
 
 
 def hour_of_week(frame: pd.DataFrame) -> alt.Chart:
-    """Heatmap of mean visitors present per weekday and hour. frame: weekday (Mon..Sun), hour (0-23), visitors."""
+    """Heatmap of mean occupancy per weekday and hour (visitors inside, the Zones page's definition).
+    frame: weekday (Mon..Sun), hour (0-23), visitors."""
     return (
         alt.Chart(frame)
         .mark_rect()
@@ -204,15 +205,15 @@ def hour_of_week(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X("hour:O", title="Hour of day", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("weekday:N", title=None, sort=list(WEEKDAYS)),
             color=alt.Color(
-                "visitors:Q", title="Visitors", scale=alt.Scale(scheme=SEQUENTIAL_SCHEME), legend=alt.Legend()
+                "visitors:Q", title="Inside", scale=alt.Scale(scheme=SEQUENTIAL_SCHEME), legend=alt.Legend()
             ),
             tooltip=[
                 alt.Tooltip("weekday:N", title="Weekday"),
                 alt.Tooltip("hour:O", title="Hour"),
-                alt.Tooltip("visitors:Q", title="Mean visitors present", format=".1f"),
+                alt.Tooltip("visitors:Q", title="Mean visitors inside", format=".1f"),
             ],
         )
-        .properties(title="Busy hours: mean visitors present per hour of the week", height=alt.Step(26))
+        .properties(title="Busy hours: mean visitors inside per hour of the week", height=alt.Step(26))
     )
 
 

@@ -88,6 +88,7 @@ def sidebar(
     )
     first, last = _date_pair(chosen, default_first, default_last)
     options = options_for(first, last)
+    requested = {key: st.query_params.get(key) for key in (SSID, MANUFACTURER, AP, ZONE)}
     ssid = bar.selectbox(
         "SSID",
         options.ssids,
@@ -95,7 +96,8 @@ def sidebar(
         placeholder="All SSIDs",
         key=SSID,
         bind="query-params",
-        help="Devices connected to networks whose name contains this.",
+        help="Visits during which the device was heard on a network whose name contains this; a visit that "
+        "matches counts whole.",
     )
     manufacturer = bar.selectbox(
         "Manufacturer",
@@ -104,9 +106,16 @@ def sidebar(
         placeholder="All manufacturers",
         key=MANUFACTURER,
         bind="query-params",
+        help="Visits of devices from this manufacturer. Randomized (private) MACs name none.",
     )
     ap_name = bar.selectbox(
-        "Access point", list(options.aps), index=None, placeholder="All access points", key=AP, bind="query-params"
+        "Access point",
+        list(options.aps),
+        index=None,
+        placeholder="All access points",
+        key=AP,
+        bind="query-params",
+        help="Visits heard by this access point.",
     )
     zone = bar.selectbox(
         "Zone",
@@ -141,6 +150,14 @@ def sidebar(
         ),
         bool(include_staff),
     )
+    offered = {SSID: options.ssids, MANUFACTURER: options.manufacturers, AP: list(options.aps), ZONE: options.zones}
+    labels = {SSID: "SSID", MANUFACTURER: "manufacturer", AP: "access point", ZONE: "zone"}
+    unmatched = [f"{labels[key]} “{value}”" for key, value in requested.items() if value and value not in offered[key]]
+    if unmatched:  # a shared link whose filter names nothing here: say so, never show unfiltered figures silently
+        st.warning(
+            f"This link asks for {', '.join(unmatched)}, which matches nothing in "
+            f"{first:%d %b %Y} – {last:%d %b %Y}; that filter is not applied. Choose one in the sidebar."
+        )
     st.session_state[_SELECTION] = selection
     return selection
 

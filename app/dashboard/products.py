@@ -6,6 +6,7 @@ Each returns a small frozen dataclass of report dicts and tidy frames (`app.dash
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from analytics import occupancy
 from analytics.classify import PARTY, staff_devices
 from analytics.filters import Filters
 from analytics.report import (
+    VISIT_EXPORT_COLUMNS,
     Analysis,
     analyse,
     analyse_visits,
@@ -27,8 +29,10 @@ from analytics.report import (
     zone_transitions,
 )
 from analytics.zones import zone_name
+from app.commands.export import visit_rows, write_rows
 from app.dashboard import cache, data, tables
 from app.dashboard.data import DatabaseUnavailable, Source
+from devices.manufacturers import short_name
 from store.frames import load_observations, load_visits
 from store.models import APReport, Observation
 from store.queries import ap_reports, local_day_bounds
@@ -45,15 +49,16 @@ AP_SILENT_AFTER = timedelta(minutes=10)
 VISIT_TABLE_ROWS = 2000  # shown on the page; the CSV download has them all
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False, refresh_mode="background")
+@st.cache_data(ttl=data.SPAN_TTL, show_spinner=False, refresh_mode="background")
 def filter_options(src: Source, first: date, last: date) -> dict[str, Any]:
     """SSIDs, manufacturers and APs (display name -> MAC) heard from the history before `first` up to `last`,
     and the zones they make.
 
-    Read with three DISTINCT queries, not from the shared frame: the sidebar is drawn before any page, and must
-    not wait for the frame's first load. An AP's display name is its configured name, or its MAC; a name two
-    APs share gets the MAC added. Zones are named after the AP each one hears strongest (analytics.zones), so the
-    AP names are the zone names.
+    Read with three DISTINCT queries on the last_seen index, and cached for a minute only: the sidebar is drawn
+    before any page, and a new SSID or AP should be offered soon after it is first heard. Manufacturers are their
+    short names (devices.manufacturers), as the visits carry them. An AP's display name is its configured name, or
+    its MAC; a name two APs share gets the MAC added. Zones are named after the AP each one hears strongest
+    (analytics.zones), so the AP names are the zone names.
     """
     start, end = local_day_bounds(first, last, src.tz)
     since = start - data.analytics_settings().history
@@ -74,7 +79,7 @@ def filter_options(src: Source, first: date, last: date) -> dict[str, Any]:
     labels = {(f"{name} ({mac})" if name in shared else name): mac for mac, name in names.items()}
     return {
         "ssids": values["ssid"],
-        "manufacturers": values["manufacturer"],
+        "manufacturers": sorted({short_name(name) for name in values["manufacturer"]} - {None}),
         "aps": dict(sorted(labels.items())),
         "zones": sorted(set(names.values())),
     }
@@ -125,6 +130,16 @@ def visit_list(src: Source, first: date, last: date, filters: Filters, categorie
     """The selection's visits of the given categories ("visitor", "passerby", "staff"), newest first."""
     current = cache.analysis_of(src, first, last, filters, complete=True)
     return tables.visit_table(current.window_visits, src.tz, categories)
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
+def visits_csv(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> bytes:
+    """The selection's visits of the given categories as `presence export visits --format csv` writes them: the
+    same columns (analytics.report.VISIT_EXPORT_COLUMNS), in time order, times in ISO 8601 UTC."""
+    current = cache.analysis_of(src, first, last, filters, complete=True)
+    out = io.StringIO()
+    write_rows(visit_rows(current, categories), VISIT_EXPORT_COLUMNS, "csv", out)
+    return out.getvalue().encode()
 
 
 # --- trends ------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from analytics import occupancy
-from tests.analytics.builders import MONDAY, at
+from tests.analytics.builders import at
 
 
 def visit_rows(*spans: tuple, zone: str | None = None) -> pd.DataFrame:
@@ -88,16 +88,21 @@ def test_live_occupancy_counts_visitors_heard_in_the_live_window_per_latest_zone
     assert per_zone.to_dict() == {"Back": 2, "Entrance": 1}
 
 
-def test_hour_of_week_averages_visitors_present_per_weekday_and_hour():
-    # Two Mondays in the window; one visitor on the first Monday 10:30-12:10 touches hours 10, 11 and 12.
+def test_hour_of_week_is_mean_occupancy_per_weekday_and_hour():
+    # Two Mondays in the window. On the first, a is inside 10:30-12:10 and c 10:00-10:30; b is inside on Tuesday
+    # 9:00-9:20. Sampled every 15 minutes, each cell is the mean of its samples over both Mondays.
     visits = visit_rows(
-        ("a", at(hour=10, minute=30), at(hour=12, minute=10)), ("b", at(day=1, hour=9), at(day=1, hour=9, minute=20))
+        ("a", at(hour=10, minute=30), at(hour=12, minute=10)),
+        ("c", at(hour=10), at(hour=10, minute=29)),
+        ("b", at(day=1, hour=9), at(day=1, hour=9, minute=20)),
     )
-    days = pd.date_range(MONDAY.replace(tzinfo=None), periods=14, freq="D")
 
-    matrix = occupancy.hour_of_week(visits, days, at().tzinfo)
+    matrix = occupancy.hour_of_week(visits, at(), at(day=14), at().tzinfo)
 
     assert matrix.shape == (7, 24)
-    assert matrix.loc["Mon", [9, 10, 11, 12, 13]].tolist() == [0.0, 0.5, 0.5, 0.5, 0.0]
-    assert matrix.loc["Tue", 9] == 0.5
-    assert matrix.to_numpy().sum() == 2.0
+    # 10:00-11:00 on the first Monday: c at :00 and :15, a at :30 and :45 -> 1 each; the second Monday 0.
+    assert matrix.loc["Mon", [9, 10, 11, 12, 13]].tolist() == [0.0, 0.5, 0.5, 0.125, 0.0]  # a at 12:00 only
+    assert matrix.loc["Tue", 9] == 0.25  # b at 9:00 and 9:15: 2 of the 4 samples of 9:00-10:00, on one of two Tuesdays
+    # Never more than the occupancy at any instant: the same definition as the occupancy series.
+    series = occupancy.occupancy_series(visits, at(), at(day=14), at().tzinfo)
+    assert matrix.to_numpy().max() <= series.max()

@@ -3,16 +3,20 @@ exactly what `presence report` prints for the same days and filters."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, timedelta
 
+import pandas as pd
+import pyarrow.ipc
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.filters import Filters
 from analytics.report import analyse, live_occupancy
 from analytics.settings import AnalyticsSettings
 from app import cli
-from app.dashboard import data, filters, ui
+from app.dashboard import data, filters, products, ui
 from config.settings import Settings
 from store import db
 from store.frames import load_observations
@@ -65,6 +69,22 @@ def metrics(test: AppTest) -> dict[str, tuple[str, str]]:
     return {metric.label: (metric.value, metric.delta) for metric in test.metric}
 
 
+def charts_shown(test: AppTest) -> dict[str, pd.DataFrame]:
+    """Every chart on the page by its title, with the data it draws (its largest dataset, from the Arrow bytes
+    Streamlit sends the browser)."""
+    shown = {}
+    for chart in test.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title")
+        title = title.get("text") if isinstance(title, dict) else title
+        frames = [
+            pyarrow.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
+            for dataset in chart.proto.datasets
+        ]
+        shown[str(title)] = max(frames, key=len) if frames else pd.DataFrame()
+    return shown
+
+
 def kpi_value(report: dict, key: str) -> float | None:
     return report["dwell_minutes"]["median"] if key == "median_dwell_minutes" else report[key]
 
@@ -111,11 +131,15 @@ def test_visitor_kpis_are_presence_reports(
 def test_a_shared_link_restores_dates_and_manufacturer(simulated_shop: Shop, capsys: pytest.CaptureFixture[str]):
     _, last = default_days(simulated_shop)
     first = last - timedelta(days=2)
-    test = app("visitors", dates=[first.isoformat(), last.isoformat()], maker="Apple, Inc.")
+    test = app("visitors", dates=[first.isoformat(), last.isoformat()], maker="Apple")
     assert_clean(test)
     assert test.sidebar.date_input[0].value == (first, last)
-    assert test.sidebar.selectbox(key=filters.MANUFACTURER).value == "Apple, Inc."
-    report = cli_report(capsys, first, last, "--manufacturer", "Apple, Inc.")
+    assert test.sidebar.selectbox(key=filters.MANUFACTURER).value == "Apple"
+    # One name per company: the registry's "Apple, Inc." and the payloads' "Apple" are one option.
+    assert [name for name in test.sidebar.selectbox(key=filters.MANUFACTURER).options if "apple" in name.lower()] == [
+        "Apple"
+    ]
+    report = cli_report(capsys, first, last, "--manufacturer", "Apple")
     assert metrics(test)["Visitors"][0] == f"{report['visitors']:,}"
 
 
@@ -227,3 +251,66 @@ def test_configuration_error_is_a_message(empty_shop, monkeypatch) -> None:
     test = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
     assert not test.exception
     assert "Mars/Olympus_Mons" in test.error[0].value
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "options"), [({}, ()), ({"ssid": "Guest"}, ("--ssid", "Guest"))], ids=["no-filter", "ssid"]
+)
+def test_visitor_charts_show_what_the_report_counts(
+    simulated_shop: Shop, capsys: pytest.CaptureFixture[str], query: dict, options: tuple[str, ...]
+) -> None:
+    """The data behind each chart of the Visitors page, on the default view and filtered: not empty, and the
+    `presence report` figures it restates (two charts were empty on the default view while every test passed)."""
+    first, last = default_days(simulated_shop)
+    test = app("visitors", **query)
+    assert_clean(test)
+    report = cli_report(capsys, first, last, *options)
+    shown = charts_shown(test)
+
+    per_day = shown["Visitors per day"]
+    assert per_day["Visitors"].astype(int).tolist() == [day["visitors"] for day in report["daily"]]
+    assert per_day["passersby"].astype(int).tolist() == [day["passersby"] for day in report["daily"]]
+    makers = shown["Visitors by phone manufacturer"]
+    assert "Apple" in set(makers["value"])
+    unknown = report["visitors"] - int(makers["visitors"].sum())  # each visitor's phone has one manufacturer
+    assert 0 <= unknown < report["visitors"]
+    networks = shown["Visitors by Wi-Fi network joined"]
+    assert len(networks) > 0  # connected through an EnGenius AP names no SSID, so not every connected visitor shows
+    assert 0 < int(networks["visitors"].max()) <= report["connected"]
+    assert int(shown["How long visits lasted"]["visits"].sum()) == sum(report["dwell_buckets"].values())
+
+
+@pytest.mark.slow
+def test_zone_and_trend_charts_show_occupancy_and_positions(simulated_shop: Shop, capsys) -> None:
+    first, last = default_days(simulated_shop)
+    report = cli_report(capsys, first, last)
+    zones = charts_shown(app("zones"))
+    floor = zones["Floor: access points (squares) and estimated visit positions (dots)"]
+    assert len(floor) > 0  # the visits' estimated positions, not only the APs
+    trends = charts_shown(app("trends"))
+    busy = trends["Busy hours: mean visitors inside per hour of the week"]
+    # Mean occupancy: never above the highest number of visitors inside at once in these days.
+    assert 0 < busy["visitors"].max() <= report["peak_occupancy"]["count"]
+
+
+@pytest.mark.slow
+def test_the_visits_csv_is_presence_export_visits(simulated_shop: Shop, capsys) -> None:
+    first, last = default_days(simulated_shop)
+    src = data.Source.from_settings(Settings.from_env())
+    downloaded = products.visits_csv(src, first, last, Filters(), ("passerby", "staff", "visitor"))
+    capsys.readouterr()
+    assert cli.main(["export", "visits", "--from", first.isoformat(), "--to", last.isoformat()]) == 0
+    exported = capsys.readouterr().out
+    assert downloaded.decode() == exported
+    assert exported.count("\n") > 100
+
+
+@pytest.mark.slow
+def test_a_shared_link_whose_filter_matches_nothing_says_so(simulated_shop: Shop) -> None:
+    test = app("live", ap="Basement", maker="Nokia")  # the page a shared link opens first
+    assert_clean(test)
+    warned = " ".join(warning.value for warning in test.warning)
+    assert "access point “Basement”" in warned
+    assert "manufacturer “Nokia”" in warned
+    assert "matches nothing" in warned

@@ -109,9 +109,11 @@ st.dataframe(
         "site": st.column_config.TextColumn("Site"),
     },
 )
+categories = tuple(sorted(table_categories))
 st.download_button(
     "Download all visits (CSV)",
-    data=lambda: ui.csv(visits),
+    data=lambda: products.visits_csv(src, selection.first, selection.last, selection.filters, categories),
+    help="The columns and UTC times of `presence export visits`, for these days, filters and categories.",
     file_name=f"visits-{selection.first}-{selection.last}.csv",
     mime="text/csv",
     icon=":material/download:",
