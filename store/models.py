@@ -88,6 +88,7 @@ OBSERVATION_EXPORT_COLUMNS = (
     "rssi_avg",
     "rssi_last",
     "count",
+    "manufacturer_full",  # as the payload or the IEEE registry named it; `manufacturer` is the short name
 )
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from devices.manufacturers import short_name
 from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation, Visit
 
 
@@ -21,9 +22,11 @@ def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tup
 def iter_observations(
     engine: Engine, start: datetime | None = None, end: datetime | None = None, *, batch_size: int = 5000
 ) -> Iterator[dict]:
-    """Observations last seen in [start, end), oldest first, as dicts of the export columns (streamed)."""
+    """Observations last seen in [start, end), oldest first, as dicts of the export columns (streamed): the
+    manufacturer as its short name (devices.manufacturers), and as stored in `manufacturer_full`."""
     table = Observation.__table__  # type: ignore[attr-defined]
-    query = select(*(table.c[name] for name in OBSERVATION_EXPORT_COLUMNS))
+    stored = [name for name in OBSERVATION_EXPORT_COLUMNS if name != "manufacturer_full"]
+    query = select(*(table.c[name] for name in stored))
     if start is not None:
         query = query.where(table.c.last_seen >= start)
     if end is not None:
@@ -32,7 +35,10 @@ def iter_observations(
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=batch_size).execute(query)
         for row in result.mappings():
-            yield dict(row)
+            record = dict(row)
+            record["manufacturer_full"] = record["manufacturer"]
+            record["manufacturer"] = short_name(record["manufacturer"])
+            yield record
 
 
 def ap_reports(engine: Engine) -> list[dict]:

@@ -75,13 +75,13 @@ def test_samples_are_stored_exactly_once_through_gunicorn_and_exported(receiver,
     assert len(rows) == 4
     assert list(rows[0]) == [
         "vendor", "site", "ap_mac", "device", "randomized", "manufacturer", "os", "ssid", "associated",
-        "first_seen", "last_seen", "rssi_min", "rssi_max", "rssi_avg", "rssi_last", "count",
+        "first_seen", "last_seen", "rssi_min", "rssi_max", "rssi_avg", "rssi_last", "count", "manufacturer_full",
     ]  # fmt: skip
-    by_vendor = {(row["vendor"], row["randomized"], row["manufacturer"]) for row in rows}
-    assert by_vendor == {
-        ("aerohive", "False", "Apple"),
-        ("engenius", "False", "Apple, Inc."),
-        ("engenius", "True", ""),
+    by_vendor = {(row["vendor"], row["randomized"], row["manufacturer"], row["manufacturer_full"]) for row in rows}
+    assert by_vendor == {  # one name per company; the payload's or the registry's own in manufacturer_full
+        ("aerohive", "False", "Apple", "Apple"),
+        ("engenius", "False", "Apple", "Apple, Inc."),
+        ("engenius", "True", "", ""),
     }
     assert rows[0]["first_seen"] == "2015-10-09T07:00:00Z"
     assert all(len(row["device"]) == 16 and ":" not in row["device"] for row in rows)
