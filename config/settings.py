@@ -23,6 +23,8 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_SITE = "default"
 PSEUDONYM_KEY_FILE = "pseudonym.key"
+DOTENV_FILE = ".env"  # defaults for PRESENCE_* variables (with_data_dir_defaults)
+CONFIG_FILE = "presence.toml"  # the TOML file read when PRESENCE_CONFIG is unset
 
 
 class ConfigError(ValueError):
@@ -113,9 +115,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Resolve settings from environment variables (and the TOML file that `PRESENCE_CONFIG` names)."""
+        """Resolve settings from environment variables (and the TOML file that `PRESENCE_CONFIG` names), over the
+        data directory's `.env` and `presence.toml` when present (with_data_dir_defaults)."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("PRESENCE_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+        env = with_data_dir_defaults(env, data_dir)
         toml = _read_toml(env.get("PRESENCE_CONFIG"))
         default_site = str(toml.get("site", DEFAULT_SITE))
         timezone = env.get("PRESENCE_TIMEZONE") or str(toml.get("timezone", "UTC"))
@@ -157,6 +161,42 @@ class Settings:
             clock_skew_seconds=_non_negative_int(env, "PRESENCE_CLOCK_SKEW_SECONDS", 300),
             max_record_age_seconds=_non_negative_int(env, "PRESENCE_MAX_RECORD_AGE_SECONDS", 0) or None,
         )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The `NAME=value` lines of a .env file (blank lines, `#` comments, `export ` and quotes allowed)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        name, sep, value = text.removeprefix("export ").partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{path}: {line!r} is not NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def with_data_dir_defaults(env: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """The environment over the data directory's defaults: `.env` (PRESENCE_* variables) and `presence.toml`.
+
+    Precedence: a variable set (non-empty) in the environment > the same in data/.env > the built-in default;
+    `PRESENCE_CONFIG` > data/presence.toml. Both are read only when present, so `presence demo`'s keys, time zone
+    and APs reach every later command. PRESENCE_DATA_DIR itself cannot come from data/.env (it says where that is).
+    """
+    dotenv = data_dir / DOTENV_FILE
+    merged = {
+        name: value
+        for name, value in (read_dotenv(dotenv) if dotenv.is_file() else {}).items()
+        if name.startswith("PRESENCE_") and name != "PRESENCE_DATA_DIR"
+    }
+    merged.update((name, value) for name, value in env.items() if value or name not in merged)
+    if not merged.get("PRESENCE_CONFIG") and (data_dir / CONFIG_FILE).is_file():
+        merged["PRESENCE_CONFIG"] = str(data_dir / CONFIG_FILE)
+    return merged
 
 
 def _flag(value: str | None) -> bool:

@@ -4,6 +4,11 @@ On first run four weeks of history are backfilled into the embedded SQLite datab
 there at once; on later runs only the gap since the newest observation is filled, so history is kept. Then
 the receiver (gunicorn), the dashboard (Streamlit) and a live simulator posting real signed webhooks to the
 receiver run side by side until Ctrl-C, which stops all of them.
+
+What the demo sets up is written where every command looks by default (config.settings.with_data_dir_defaults):
+its throw-away keys and the site time zone in data/.env, the simulated shop's APs in data/presence.toml. So
+`presence report` or `presence status` in the same checkout, with nothing exported, answers as the dashboard does.
+Values set in the environment win and are not written; files already there are added to, never overwritten.
 """
 
 from __future__ import annotations
@@ -11,9 +16,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import errno
+import hashlib
+import hmac
+import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +33,7 @@ from urllib.error import URLError
 from urllib.request import urlopen
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from config.settings import Settings
+from config.settings import CONFIG_FILE, DOTENV_FILE, PROJECT_ROOT, Settings, read_dotenv
 from store import db
 from store.queries import observation_summary
 
@@ -34,8 +44,10 @@ DEMO_TIMEZONES = (
 )  # fmt: skip
 HISTORY_DAYS = 28  # four weeks: this week, last week and the 4-week average all have data
 DEMO_SEED = 20261123  # one seed for backfill and live, so a later gap-fill repeats (and dedupes) what live sent
-DEMO_KEYS_FILE = "demo.env"
-DEMO_CONFIG_FILE = "demo.toml"
+LEGACY_KEYS_FILE = "demo.env"  # where earlier versions kept the demo's keys: taken over into data/.env
+DEMO_KEYS = ("PRESENCE_ENGENIUS_KEY", "PRESENCE_AEROHIVE_SECRET", "PRESENCE_MERAKI_SECRET", "PRESENCE_MERAKI_VALIDATOR")
+SAMPLE_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "engenius_sample.json"
+SAMPLE_FILE = "engenius_sample.json"  # copied into the data directory for the banner's curl line
 PRESENCE = str(Path(sys.executable).with_name("presence"))
 PR_SET_PDEATHSIG = 1
 
@@ -57,47 +69,44 @@ def register(subcommands) -> None:
 def demo_environment(data_dir: Path) -> dict[str, str]:
     """The environment every demo process shares: the user's settings, plus demo keys where none are set.
 
-    Generated keys are kept in data/demo.env so a re-run, and any real AP pointed at the demo, keep working.
+    Generated keys and the chosen time zone are added to data/.env, the default shop's APs written to
+    data/presence.toml (unless PRESENCE_CONFIG names a file, or it exists): every command reads both by default,
+    so a re-run, any real AP pointed at the demo, and `presence report` all agree with the dashboard.
     """
     env = dict(os.environ)
     env["PRESENCE_DATA_DIR"] = str(data_dir)
-    path = data_dir / DEMO_KEYS_FILE
-    saved: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            name, _, value = line.partition("=")
-            if name and value:
-                saved[name.strip()] = value.strip()
-    for name in (
-        "PRESENCE_ENGENIUS_KEY",
-        "PRESENCE_AEROHIVE_SECRET",
-        "PRESENCE_MERAKI_SECRET",
-        "PRESENCE_MERAKI_VALIDATOR",
-    ):
-        if not env.get(name):
-            env[name] = saved.get(name) or secrets.token_urlsafe(18)
-            saved[name] = env[name]
-    if not env.get("PRESENCE_CONFIG"):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    dotenv = data_dir / DOTENV_FILE
+    saved = read_dotenv(dotenv) if dotenv.is_file() else {}
+    legacy = data_dir / LEGACY_KEYS_FILE
+    earlier = read_dotenv(legacy) if legacy.is_file() else {}
+    added: dict[str, str] = {}
+    for name in DEMO_KEYS:
+        if not env.get(name) and not saved.get(name):
+            added[name] = earlier.get(name) or secrets.token_urlsafe(18)
+    if not env.get("PRESENCE_TIMEZONE") and not saved.get("PRESENCE_TIMEZONE"):
+        # An earlier demo's choice is kept: the stored history's opening hours were simulated in it.
+        added["PRESENCE_TIMEZONE"] = earlier.get("PRESENCE_TIMEZONE") or open_timezone(datetime.now(UTC))
+    if added:
+        header = (
+            "" if dotenv.exists() else "# Written by presence demo: every command's defaults; the environment wins.\n"
+        )
+        with dotenv.open("a") as handle:
+            handle.write(header + "".join(f"{name}={value}\n" for name, value in added.items()))
+        dotenv.chmod(0o600)
+    config = data_dir / CONFIG_FILE
+    if not env.get("PRESENCE_CONFIG") and not saved.get("PRESENCE_CONFIG") and not config.exists():
         from simulator.layout import default_shop_toml
 
         # The simulated shop's APs with names and floor positions, so zones say "Entrance", not a MAC.
-        config = data_dir / DEMO_CONFIG_FILE
-        data_dir.mkdir(parents=True, exist_ok=True)
         config.write_text(default_shop_toml())
-        env["PRESENCE_CONFIG"] = str(config)
-    if not env.get("PRESENCE_TIMEZONE"):
-        env["PRESENCE_TIMEZONE"] = saved.get("PRESENCE_TIMEZONE") or open_timezone(datetime.now(UTC))
-        saved["PRESENCE_TIMEZONE"] = env["PRESENCE_TIMEZONE"]
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{name}={value}\n" for name, value in sorted(saved.items())))
-    path.chmod(0o600)
     return env
 
 
 def open_timezone(now: datetime) -> str:
     """A site time zone in which the simulated shop is open at `now`, so the first demo has a live shop.
 
-    The machine's own zone wins when the shop is open there; the choice is saved in data/demo.env, so the
+    The machine's own zone wins when the shop is open there; the choice is saved in data/.env, so the
     history's hours stay consistent on every later run.
     """
     from simulator.people import OPENING_HOURS
@@ -132,6 +141,79 @@ def fill_history(settings: Settings, days: int, now: datetime) -> str:
     _, summary = backfill_database(settings, start, now, DEMO_SEED)
     return (
         f"backfilled {start:%Y-%m-%d %H:%M} to {now:%H:%M} UTC in {time.perf_counter() - began:.0f} s: {summary.text()}"
+    )
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on now (in use, not allowed), or None when it can.
+
+    Bound with SO_REUSEADDR, as gunicorn and Streamlit bind: a port only lingering in TIME_WAIT is free to them.
+    """
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        return f"{host} is not an address of this machine ({exc.strerror})"
+    with socket.socket(family, kind, protocol) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use (another program, or a demo still running)"
+            return f"cannot listen on {host} port {port}: {exc.strerror}"
+    return None
+
+
+def port_problems(host: str, port: int, dashboard_port: int) -> list[str]:
+    """Each port the demo cannot use, in words with what to do instead; empty when both are free."""
+    if port == dashboard_port:
+        return [f"the receiver and the dashboard cannot share port {port}: make demo PORT=8000 DASHBOARD_PORT=8501"]
+    problems = []
+    for name, number, variable, option in (
+        ("receiver", port, "PORT", "--port"),
+        ("dashboard", dashboard_port, "DASHBOARD_PORT", "--dashboard-port"),
+    ):
+        problem = port_in_use(host, number)
+        if problem:
+            other = next(n for n in range(number + 1, number + 100) if n not in (port, dashboard_port))
+            problems.append(
+                f"the {name}'s {problem}. Stop what uses it, or choose another port: "
+                f"make demo {variable}={other}  (or presence demo {option} {other})"
+            )
+    return problems
+
+
+def sample_post(settings: Settings, receiver_url: str) -> str | None:
+    """A ready `curl` line posting the EnGenius sample, signed as receiver/auth.py verifies (HMAC-SHA256, hex).
+
+    The sample is copied into the data directory so the line works from any directory; None without the sample.
+    """
+    if not SAMPLE_FIXTURE.is_file():
+        return None
+    body = SAMPLE_FIXTURE.read_bytes()
+    key = settings.engenius_key_for(str(json.loads(body).get("network_id")))
+    if not key:
+        return None
+    sample = settings.data_dir / SAMPLE_FILE
+    sample.write_bytes(body)
+    signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return (
+        f"curl -sS {receiver_url}/ingest/engenius -H 'Content-Type: application/json' "
+        f"-H 'Signature: {signature}' --data-binary @{sample}"
+    )
+
+
+def key_lines(settings: Settings) -> str:
+    """The keys the demo's receiver checks: the demo's own (throw-away) values, or where the user set them."""
+    values = {
+        "PRESENCE_ENGENIUS_KEY": settings.engenius_key,
+        "PRESENCE_AEROHIVE_SECRET": settings.aerohive_secret,
+        "PRESENCE_MERAKI_SECRET": settings.meraki_secret,
+        "PRESENCE_MERAKI_VALIDATOR": settings.meraki_validator,
+    }
+    return "\n".join(
+        f"    {name}=" + ("(set in your environment)" if os.environ.get(name) else str(value or ""))
+        for name, value in values.items()
     )
 
 
@@ -177,6 +259,11 @@ def stop_all(processes: dict[str, subprocess.Popen], grace: float = 15.0) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
+    problems = port_problems(args.host, args.port, args.dashboard_port)
+    if problems:  # before the backfill, which can take a minute
+        for problem in problems:
+            print(f"presence demo: {problem}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     env = demo_environment(settings.data_dir)
     settings = Settings.from_env(env)
@@ -225,6 +312,16 @@ def run(args: argparse.Namespace) -> int:
             logs / "simulator.log",
         )
         wait_for(f"{dashboard_url}/_stcore/health", processes["dashboard"], "dashboard", timeout=120)
+        curl = sample_post(settings, receiver_url)
+        sample = (
+            f"""
+  Post a signed sample (EnGenius, one AP) to the receiver:
+    {curl}
+  Its AP then counts as silent once the sample stops: presence aps retire AC:86:74:82:9A:30 quiets it.
+"""
+            if curl
+            else ""
+        )
         print(
             f"""
   Dashboard:  {dashboard_url}
@@ -234,7 +331,11 @@ def run(args: argparse.Namespace) -> int:
     EnGenius Cloud   Server Location {receiver_url}/ingest/engenius  Key: PRESENCE_ENGENIUS_KEY
     Aerohive         Post URL {receiver_url}/ingest/aerohive        Access Token: PRESENCE_AEROHIVE_SECRET
     Meraki           Post URL {receiver_url}/ingest/meraki          Secret/Validator: PRESENCE_MERAKI_*
-  The demo's keys are in {settings.data_dir / DEMO_KEYS_FILE}; logs are beside them.
+  The demo's own keys (throw-away; the environment's win), kept with the time zone in {settings.data_dir / DOTENV_FILE}:
+{key_lines(settings)}
+{sample}
+  Every command reads {settings.data_dir / DOTENV_FILE} and {settings.data_dir / CONFIG_FILE} by default, so
+  presence report and presence status answer as the dashboard does. Logs are in {settings.data_dir}.
   Press Ctrl-C to stop everything.
 """,
             flush=True,
