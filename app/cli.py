@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -51,8 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A reader that went away (`presence export ... | head -1`) ends the command quietly with the status a shell
+# reports for a process killed by SIGPIPE, as `seq 1000000 | head -1` does: under `set -o pipefail` it fails the
+# pipeline exactly like any other Unix tool would, and nothing is printed.
+CLOSED_PIPE_STATUS = 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        try:
+            return _run(build_parser().parse_args(argv))
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe can only print "Exception ignored"
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a socket's (a receiver gone away), not our reader's: that is an error worth its traceback
+        _quiet_stdout()
+        return CLOSED_PIPE_STATUS
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args) or 0)
     except ConfigError as exc:
@@ -60,6 +81,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _stdout_closed() -> bool:
+    """Whether nobody reads stdout any more: a pipe or socket whose reading end is closed polls as an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+    except (AttributeError, OSError, ValueError):  # no real stdout (replaced, or closed by us)
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit finds no closed pipe to complain of
+    (the recipe of the `signal` module's documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":
