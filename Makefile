@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# make demo PORT=8001 DASHBOARD_PORT=8502: the receiver's and the dashboard's ports.
+PORT ?= 8000
+DASHBOARD_PORT ?= 8501
+
 demo: $(STAMP)
-	$(BIN)/presence demo
+	$(BIN)/presence demo --port $(PORT) --dashboard-port $(DASHBOARD_PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

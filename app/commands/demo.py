@@ -230,11 +230,13 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
     )
 
 
-def wait_for(url: str, process: subprocess.Popen, name: str, timeout: float = 60.0) -> None:
+def wait_for(url: str, process: subprocess.Popen, name: str, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the {name} exited with status {process.returncode}; see its log in the data directory")
+            lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            last = f": {lines[-1].strip()}" if lines else ""
+            raise RuntimeError(f"the {name} exited with status {process.returncode}{last} (its log: {log})")
         with contextlib.suppress(URLError, OSError), urlopen(url, timeout=2) as answer:  # noqa: S310 (loopback)
             if answer.status == 200:
                 return
@@ -295,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
             env,
             logs / "dashboard.log",
         )
-        wait_for(f"{receiver_url}/healthz", processes["receiver"], "receiver")
+        wait_for(f"{receiver_url}/healthz", processes["receiver"], "receiver", logs / "receiver.log")
         processes["simulator"] = start(
             [
                 PRESENCE,
@@ -311,7 +313,9 @@ def run(args: argparse.Namespace) -> int:
             env,
             logs / "simulator.log",
         )
-        wait_for(f"{dashboard_url}/_stcore/health", processes["dashboard"], "dashboard", timeout=120)
+        wait_for(
+            f"{dashboard_url}/_stcore/health", processes["dashboard"], "dashboard", logs / "dashboard.log", timeout=120
+        )
         curl = sample_post(settings, receiver_url)
         sample = (
             f"""
