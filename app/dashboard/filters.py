@@ -51,12 +51,13 @@ class Selection:
 
     def describe(self) -> str:
         """One line for captions and exports: the days and any active filter."""
-        parts = [f"{self.first:%a %d %b %Y} – {self.last:%a %d %b %Y}"]
+        return " · ".join([f"{self.first:%a %d %b %Y} – {self.last:%a %d %b %Y}", *self.filter_parts()])
+
+    def filter_parts(self) -> list[str]:
+        """Each active filter in words ("ssid Guest", "exclude randomized", "staff shown")."""
         active = {name: value for name, value in self.filters.as_dict().items() if value}
-        parts += [name.replace("_", " ") if value is True else f"{name} {value}" for name, value in active.items()]
-        if self.include_staff:
-            parts.append("staff shown")
-        return " · ".join(parts)
+        parts = [name.replace("_", " ") if value is True else f"{name} {value}" for name, value in active.items()]
+        return [*parts, "staff shown"] if self.include_staff else parts
 
 
 def default_range(first_day: date, last_day: date, today: date) -> tuple[date, date]:
@@ -87,6 +88,12 @@ def sidebar(
         help="Site-local days, inclusive. Every page but Live uses them.",
     )
     first, last = _date_pair(chosen, default_first, default_last)
+    if last < first:  # only a hand-made link can say so; refused as `presence report` refuses it
+        st.warning(
+            f"The link's dates end ({last:%d %b %Y}) before they start ({first:%d %b %Y}); showing "
+            f"{default_first:%d %b %Y} – {default_last:%d %b %Y} instead."
+        )
+        first, last = default_first, default_last
     options = options_for(first, last)
     requested = {key: st.query_params.get(key) for key in (SSID, MANUFACTURER, AP, ZONE)}
     ssid = bar.selectbox(

@@ -51,10 +51,20 @@ def delta(current: float | None, previous: float | None, kind: str) -> str | Non
         return None
     difference = current - previous
     if kind == "percent":
-        return f"{difference * 100:+.1f} pp"
-    if kind == "minutes":
-        return f"{difference:+.1f} min"
-    return f"{difference:+,.0f}"
+        shown = f"{difference * 100:+.1f} pp"
+    elif kind == "minutes":
+        shown = f"{difference:+.1f} min"
+    else:
+        shown = f"{difference:+,.0f}"
+    return "±" + shown[1:] if unchanged(shown) else shown
+
+
+def unchanged(change: str | None) -> bool:
+    """True for a change that shows as zero ("±0", "+0.0 pp", "-0.0 min"): no arrow and no colour for it."""
+    if change is None:
+        return False
+    digits = "".join(char for char in change if char.isdigit())
+    return bool(digits) and int(digits) == 0
 
 
 def versus_typical(inside: int, typical: float | None) -> str | None:
@@ -91,11 +101,13 @@ def kpi(
 ) -> None:
     """One KPI card: the value, and its change against the previous period of equal length."""
     change = delta(current, previous, kind)
+    neutral = not change or unchanged(change)
     st.metric(
         label,
         FORMATS[kind](current),
         delta=change,
-        delta_color="normal" if change else "off",
+        delta_color="off" if neutral else "normal",
+        delta_arrow="off" if neutral else "auto",
         help=help,
         border=True,
         delta_description=f"vs {compared_with}" if change else None,
@@ -113,7 +125,15 @@ def chart(
     presentation: bool = False,
     caption: str | None = None,
 ) -> None:
-    """Show a chart stretched to its column; with `name`, add PNG (rendered offline) and CSV downloads."""
+    """Show a chart stretched to its column; with `name`, add PNG (rendered offline) and CSV downloads.
+
+    A chart whose `data` is empty says so in words instead of drawing empty axes (an axis of 0.000000 reads as a
+    measurement of nothing)."""
+    if data is not None and data.empty:
+        title = getattr(figure, "title", None)
+        what = title if isinstance(title, str) else (name or "this chart")
+        st.info(f"No data for “{what}” with these days and filters.", icon=":material/info:")
+        return
     shown = charts.presentation(figure) if presentation else figure
     st.altair_chart(shown, width="stretch")
     if caption:

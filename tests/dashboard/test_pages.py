@@ -144,22 +144,30 @@ def test_a_shared_link_restores_dates_and_manufacturer(simulated_shop: Shop, cap
 
 
 @pytest.mark.slow
-def test_trends_compare_this_week_with_the_same_days_last_week(
+def test_trends_open_on_the_last_complete_week_against_the_week_before(
     simulated_shop: Shop, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, last = default_days(simulated_shop)
-    monday = last - timedelta(days=last.weekday())
+    today = data.today(data.Source.from_settings(Settings.from_env()))
+    monday = today - timedelta(days=today.weekday() + 7)  # last week's Monday: the last complete week
+    sunday = monday + timedelta(days=6)
     test = app("trends")
     assert_clean(test)
-    this_week = cli_report(capsys, monday, last)
-    last_week = cli_report(capsys, monday - timedelta(weeks=1), last - timedelta(weeks=1))
+    assert test.selectbox(key="week").value == f"{monday.isocalendar()[0]}-W{monday.isocalendar()[1]:02d}"
+    week = cli_report(capsys, monday, sunday)
+    before = cli_report(capsys, monday - timedelta(weeks=1), sunday - timedelta(weeks=1))
     shown = metrics(test)
-    assert shown["Visitors this week"] == (
-        f"{this_week['visitors']:,}",
-        ui.delta(this_week["visitors"], last_week["visitors"], "count") or "",
-    )
-    assert shown["Capture rate"][0] == ui.percent(this_week["capture_rate"])
-    assert len(test.get("vega_lite_chart")) == 3
+    assert shown["Visitors"] == (f"{week['visitors']:,}", ui.delta(week["visitors"], before["visitors"], "count"))
+    assert shown["Capture rate"][0] == ui.percent(week["capture_rate"])
+    assert [caption.value for caption in test.caption if caption.value.startswith("Week ")] == [
+        f"Week {monday.isocalendar()[1]} · {monday:%a %d %b} – {sunday:%a %d %b %Y}, against the same days of the "
+        f"week before ({monday - timedelta(weeks=1):%a %d %b} – {sunday - timedelta(weeks=1):%a %d %b})."
+    ]
+    week_over_week = charts_shown(test)["This week vs last week vs the 4-week average"]
+    assert len(week_over_week.loc[week_over_week["series"] == "This week"]) == 7  # a whole week, not one day
+
+    earlier = test.button[0].click().run()  # ‹ Earlier: the week before, compared with the one before it
+    assert earlier.selectbox(key="week").value.endswith(f"W{(monday - timedelta(weeks=1)).isocalendar()[1]:02d}")
+    assert metrics(earlier)["Visitors"][0] == f"{before['visitors']:,}"
 
 
 @pytest.mark.slow
@@ -314,3 +322,33 @@ def test_a_shared_link_whose_filter_matches_nothing_says_so(simulated_shop: Shop
     assert "access point “Basement”" in warned
     assert "manufacturer “Nokia”" in warned
     assert "matches nothing" in warned
+
+
+@pytest.mark.slow
+def test_reversed_dates_in_a_link_are_refused_not_shown_as_zero(simulated_shop: Shop, capsys) -> None:
+    first, last = default_days(simulated_shop)
+    test = app("visitors", dates=[last.isoformat(), first.isoformat()])  # the end before the start
+    assert_clean(test)
+    assert any("end" in warning.value and "before they start" in warning.value for warning in test.warning)
+    assert metrics(test)["Visitors"][0] == f"{cli_report(capsys, first, last)['visitors']:,}"
+
+
+def test_a_zero_change_is_neutral_and_an_empty_chart_says_no_data() -> None:
+    assert ui.delta(120, 120, "count") == "±0"
+    assert ui.delta(0.25, 0.25, "percent") == "±0.0 pp"
+    assert ui.unchanged("±0")
+    assert ui.unchanged("+0.0 min")
+    assert not ui.unchanged("+1")
+    script = AppTest.from_string(
+        "import altair as alt, pandas as pd\n"
+        "from app.dashboard import ui\n"
+        "frame = pd.DataFrame({'a': pd.Series(dtype='float64')})\n"
+        "ui.chart(alt.Chart(frame).mark_bar().encode(x='a').properties(title='Visitors per day'), frame, 'v')\n"
+        "ui.kpi('Visitors', 120, 120)\n"
+    ).run()
+    assert not script.exception
+    assert [info.value for info in script.info] == ["No data for “Visitors per day” with these days and filters."]
+    assert script.get("vega_lite_chart") == []
+    zero = script.metric[0].proto
+    shown = (zero.delta, type(zero).MetricDirection.Name(zero.direction), type(zero).MetricColor.Name(zero.color))
+    assert shown == ("±0", "NONE", "GRAY")
