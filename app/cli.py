@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from app.commands import (
+    aps,
     counts,
     dashboard,
     demo,
@@ -37,6 +38,7 @@ COMMANDS = (
     rebuild,
     import_,
     status,
+    aps,
     quarantine,
     prune,
     erase,

@@ -123,6 +123,19 @@ class APReport(SQLModel, table=True):
     records: int  # observations stored from them (duplicates not counted)
 
 
+class APRetired(SQLModel, table=True):
+    """An AP the operator retired (`presence aps retire`): never reported silent, whether it ever reported or not.
+
+    A table of its own rather than a column of ap_report: a bulk load rebuilds ap_report from the observations
+    (store.observations.rebuild_ap_reports), and an AP that never reported has no ap_report row to mark.
+    """
+
+    __tablename__ = "ap_retired"
+
+    ap_mac: str = Field(primary_key=True, max_length=17)
+    retired_at: datetime = Field(sa_column=utc_column())
+
+
 # A qualifying visit by the analytics' default thresholds (AnalyticsSettings.min_dwell, 5 min, and
 # visitor_rssi_dbm, -75 dBm; tests/storage holds them equal). Reports read these visits from a partial index
 # that covers what they need; with other thresholds they read the full first_seen index instead.

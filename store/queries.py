@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from devices.manufacturers import short_name
-from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, Observation, Visit
+from store.models import OBSERVATION_EXPORT_COLUMNS, APReport, APRetired, Observation, Visit
 
 
 def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -47,6 +47,33 @@ def ap_reports(engine: Engine) -> list[dict]:
     with engine.connect() as connection:
         rows = connection.execute(select(table).order_by(table.c.last_report_at, table.c.ap_mac)).mappings()
         return [dict(row) for row in rows]
+
+
+def retired_aps(engine: Engine) -> dict[str, datetime]:
+    """Every retired AP's MAC and when it was retired (empty on a database from before retirement existed)."""
+    table = APRetired.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(table.name):
+            return {}
+        rows = connection.execute(select(table.c.ap_mac, table.c.retired_at).order_by(table.c.ap_mac))
+        return {str(mac): at for mac, at in rows}
+
+
+def retire_ap(engine: Engine, ap_mac: str, at: datetime) -> bool:
+    """Retire one AP (a normalized MAC) as of `at`; False when it already was (its first retirement stays)."""
+    table = APRetired.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        if connection.execute(select(table.c.ap_mac).where(table.c.ap_mac == ap_mac)).first():
+            return False
+        connection.execute(table.insert().values(ap_mac=ap_mac, retired_at=at))
+        return True
+
+
+def unretire_ap(engine: Engine, ap_mac: str) -> bool:
+    """Watch a retired AP again; False when it was not retired."""
+    table = APRetired.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        return connection.execute(table.delete().where(table.c.ap_mac == ap_mac)).rowcount > 0
 
 
 def observation_summary(engine: Engine) -> dict:

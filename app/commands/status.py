@@ -1,4 +1,8 @@
-"""`presence status`: is every AP reporting, and was anything refused? Exit status 1 when an AP is silent."""
+"""`presence status`: is every AP reporting, and was anything refused? Exit status 1 when an AP is silent.
+
+Silent: an AP that has not reported for `--silent-after`, or one listed under `[[aps]]` in the config (every listed
+AP is expected) that has never reported. A retired AP (`presence aps retire`) is never silent.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from config.settings import Settings
 from store import db, quarantine
 from store.count_frames import count_span
-from store.queries import ap_reports, observation_summary
+from store.queries import ap_reports, observation_summary, retired_aps
 
 DEFAULT_SILENT_MINUTES = 10  # APs post every 30-60 s: ten minutes is ten or more missed reports in a row
 
@@ -29,7 +33,9 @@ def status(settings: Settings, silent_after: timedelta, now: datetime) -> dict:
     engine = db.make_engine(settings.database_url)
     db.migrate(engine)
     aps = []
-    for row in ap_reports(engine):
+    retired = retired_aps(engine)
+    reports = ap_reports(engine)
+    for row in reports:
         quiet = now - row["last_report_at"]
         ap = settings.access_points.get(row["ap_mac"])
         aps.append(
@@ -40,11 +46,29 @@ def status(settings: Settings, silent_after: timedelta, now: datetime) -> dict:
                 "site": row["site"],
                 "last_report_at": row["last_report_at"].isoformat().replace("+00:00", "Z"),
                 "silent_for_seconds": round(quiet.total_seconds()),
-                "silent": quiet > silent_after,
+                "silent": quiet > silent_after and row["ap_mac"] not in retired,
+                "retired": row["ap_mac"] in retired,
                 "reports": row["reports"],
                 "records": row["records"],
             }
         )
+    reported = {row["ap_mac"] for row in reports}
+    for mac, ap in sorted(settings.access_points.items()):
+        if mac not in reported:  # expected, as every configured AP is, but never heard from
+            aps.append(
+                {
+                    "ap_mac": mac,
+                    "name": ap.name,
+                    "vendor": None,
+                    "site": ap.site,
+                    "last_report_at": None,
+                    "silent_for_seconds": None,
+                    "silent": mac not in retired,
+                    "retired": mac in retired,
+                    "reports": 0,
+                    "records": 0,
+                }
+            )
     refused = [row for row in quarantine.entries(engine) if row["received_at"] > now - timedelta(days=1)]
     summary = observation_summary(engine)
     newest = summary["newest_last_seen"]
@@ -84,7 +108,17 @@ def run(args: argparse.Namespace) -> int:
     if not report["aps"]:
         print("no AP has reported yet: point EnGenius, Aerohive or Meraki at /ingest/<vendor> (see README)")
     for ap in report["aps"]:
-        state = f"SILENT for {_duration(ap['silent_for_seconds'])}" if ap["silent"] else "reporting"
+        if ap["last_report_at"] is None:
+            state = "retired" if ap["retired"] else "SILENT: configured, never reported"
+            print(f"  {ap['ap_mac']}  {(ap['name'] or '-'):<16} {'-':<9} no report yet  {state}")
+            continue
+        state = (
+            "retired"
+            if ap["retired"]
+            else f"SILENT for {_duration(ap['silent_for_seconds'])}"
+            if ap["silent"]
+            else "reporting"
+        )
         print(
             f"  {ap['ap_mac']}  {(ap['name'] or '-'):<16} {ap['vendor']:<9} last report "
             f"{_duration(ap['silent_for_seconds'])} ago  {ap['reports']:>8,} reports  {state}"

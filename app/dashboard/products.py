@@ -35,7 +35,7 @@ from app.dashboard.data import DatabaseUnavailable, Source
 from devices.manufacturers import short_name
 from store.frames import load_observations, load_visits
 from store.models import APReport, Observation
-from store.queries import ap_reports, local_day_bounds
+from store.queries import ap_reports, local_day_bounds, retired_aps
 
 LIVE_REFRESH = timedelta(seconds=30)  # the live panel reruns itself this often
 RECENT = timedelta(hours=4)  # the live line's span
@@ -282,12 +282,18 @@ class Live:
 
     @property
     def silent_aps(self) -> list[str]:
-        """Names of the APs that have not reported for over AP_SILENT_AFTER."""
+        """Names of the APs that have not reported for over AP_SILENT_AFTER (retired ones never are)."""
         return self.aps.loc[self.aps["silent"], "name"].tolist()
 
     @property
+    def retired_aps(self) -> list[str]:
+        """Names of the APs retired with `presence aps retire`: listed, never warned about."""
+        return self.aps.loc[self.aps["retired"], "name"].tolist()
+
+    @property
     def all_silent(self) -> bool:
-        return len(self.silent_aps) == len(self.aps)
+        watched = len(self.aps) - len(self.retired_aps)
+        return len(self.silent_aps) == watched and (watched > 0 or self.aps.empty)
 
 
 def live(src: Source, filters: Filters) -> Live:
@@ -347,7 +353,7 @@ def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | N
         typical_now=None if pd.isna(typical_now) else float(typical_now),
         per_zone=tables.per_zone(zones),
         recent=tables.recent_with_typical(line, typical, TYPICAL_FREQ_MINUTES),
-        aps=tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz),
+        aps=tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz, _retired_aps(src)),
         learning=history is None,
     )
 
@@ -363,6 +369,14 @@ def _ap_last_reports(src: Source) -> pd.Series:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
     times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
     return pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
+
+
+def _retired_aps(src: Source) -> list[str]:
+    """The MACs of the APs retired with `presence aps retire`."""
+    try:
+        return list(retired_aps(data.engine(src.database_url)))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
 
 
 # --- warm-up -----------------------------------------------------------------------------------------------------

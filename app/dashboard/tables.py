@@ -7,7 +7,7 @@ attribute) are small, documented and tested here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -102,13 +102,15 @@ def ap_status(
     now: datetime,
     silent_after: timedelta,
     tz: tzinfo,
+    retired: Collection[str] = (),
 ) -> pd.DataFrame:
     """One row per AP (those in `last_seen` and those configured in `names`): name, MAC, its last report, minutes
-    since, and whether it has gone silent (no report for longer than `silent_after`, or never).
+    since, and whether it has gone silent (no report for longer than `silent_after`, or never); a `retired` AP
+    (`presence aps retire`) is marked so and never silent.
 
     last_seen: the latest observation time (UTC) per AP MAC.
     """
-    macs = sorted(set(last_seen.index) | set(names))
+    macs = sorted(set(last_seen.index) | set(names) | set(retired))
     latest = last_seen.reindex(macs)
     minutes = (pd.Timestamp(now) - latest).dt.total_seconds() / 60
     frame = pd.DataFrame(
@@ -119,8 +121,9 @@ def ap_status(
             "minutes_ago": minutes.to_numpy(dtype="float64"),
         }
     )
-    frame["silent"] = ~(frame["minutes_ago"] <= silent_after.total_seconds() / 60)
-    frame["status"] = np.where(frame["silent"], "⚠ silent", "✓ reporting")
+    frame["retired"] = frame["mac"].isin(list(retired))
+    frame["silent"] = ~(frame["minutes_ago"] <= silent_after.total_seconds() / 60) & ~frame["retired"]
+    frame["status"] = np.select([frame["retired"], frame["silent"]], ["retired", "⚠ silent"], "✓ reporting")
     return frame.sort_values(["silent", "name"], ascending=[False, True], ignore_index=True)
 
 

@@ -56,6 +56,9 @@ def live_panel() -> None:
             icon=":material/wifi_off:",
         )
     st.subheader("Access points")
+    if now.retired_aps:
+        retired = ", ".join(now.retired_aps)
+        st.caption(f"Retired, never warned about: {retired} (`presence aps unretire MAC` watches one again)")
     st.dataframe(
         now.aps,
         hide_index=True,
