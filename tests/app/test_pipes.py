@@ -57,6 +57,7 @@ def test_head_dash_1_of_an_export_ends_quietly(environment, command, first_line)
         ["export", "observations", *WINDOW, "--format", "csv"],
         ["counts", *WINDOW],
         ["quarantine", "list"],
+        ["aps", "--format", "json"],
     ],
 )
 def test_a_pipe_closed_before_the_first_write_ends_quietly(environment, command):
