@@ -31,6 +31,7 @@ CATEGORY_COLOURS = {
     "Connected": OKABE_ITO["green"],
     "Staff": OKABE_ITO["purple"],
 }
+PROXIMITY_ORDER = ("Passersby", "Visitors", "Connected")
 SEQUENTIAL_SCHEME = "blues"  # one hue, light to dark: readable without colour vision and in greyscale print
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEFAULT_HEIGHT = 300
@@ -113,6 +114,31 @@ def daily_visitors(frame: pd.DataFrame, *, include_staff: bool = False) -> alt.C
             ],
         )
         .properties(title="Visitors per day", height=DEFAULT_HEIGHT)
+    )
+
+
+def proximity(frame: pd.DataFrame, *, hourly: bool = False) -> alt.Chart:
+    """Passersby, visitors and connected visitors over time on one chart (what Meraki calls "Proximity"): per day,
+    or per hour of one day. frame: time (naive), series, people."""
+    series = list(PROXIMITY_ORDER)
+    time_format = "%H:%M" if hourly else "%a %d %b"
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("time:T", title="Hour (store clock)" if hourly else "Day", axis=alt.Axis(format=time_format)),
+            y=alt.Y("people:Q", title="People (distinct devices)"),
+            color=_category_colour(series),
+            tooltip=[
+                alt.Tooltip("time:T", title="Hour" if hourly else "Day", format=time_format),
+                alt.Tooltip("series:N", title="Series"),
+                alt.Tooltip("people:Q", title="People", format=","),
+            ],
+        )
+        .properties(
+            title="Passersby, visitors and connected, per hour" if hourly else "Passersby, visitors and connected",
+            height=DEFAULT_HEIGHT,
+        )
     )
 
 

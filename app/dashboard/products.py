@@ -101,6 +101,8 @@ class Explorer:
     unknown_manufacturer: int  # visitors whose phone names no manufacturer (randomized MACs)
     ssids: pd.DataFrame
     not_connected: int  # visitors never associated to any SSID
+    proximity: pd.DataFrame  # passersby, visitors, connected per day (per hour when the range is one day)
+    hourly: bool
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting visitors…", refresh_mode="background")
@@ -122,7 +124,18 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
         unknown_manufacturer=unknown_manufacturer,
         ssids=ssids,
         not_connected=not_connected,
+        proximity=_proximity(src, first, last, filters, now),
+        hourly=first == last,
     )
+
+
+def _proximity(src: Source, first: date, last: date, filters: Filters, now: dict[str, Any]) -> pd.DataFrame:
+    """Per day from the report's daily rows; for one day, per hour from every visit of it (passersby included,
+    which a report only counts: one day's are few)."""
+    if first != last:
+        return tables.proximity_daily(now)
+    day = cache.analysis_of(src, first, last, filters, complete=True)
+    return tables.proximity_hourly(day.window_visits, src.tz, first)
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
@@ -147,7 +160,7 @@ def visits_csv(src: Source, first: date, last: date, filters: Filters, categorie
 
 @dataclass(frozen=True)
 class Trends:
-    """What the Trends page shows: the week of the selection's last day against the weeks before it."""
+    """What the Trends page shows: one week (its Monday to `last`) against the weeks before it."""
 
     this_monday: date
     last: date
@@ -160,9 +173,9 @@ class Trends:
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing weeks…", refresh_mode="background")
 def trends(src: Source, first: date, last: date, filters: Filters) -> Trends:
-    """This week (its Monday to `last`) against the same days of last week, both as `presence report` counts them;
-    daily visitors by weekday for this week, last week and the average of the TYPICAL_WEEKS weeks before; and the
-    selection's hour-of-week and weekday profiles."""
+    """The week of `first` (its Monday to `last`) against the same days of the week before, both as `presence
+    report` counts them; daily visitors by weekday for it, the week before and the average of the TYPICAL_WEEKS
+    weeks before; and its hour-of-week and weekday profiles (one range for everything the page shows)."""
     this_monday = tables.monday_of(last)
     weeks_first = this_monday - timedelta(weeks=TYPICAL_WEEKS)
     by_day = daily_series(cache.analysis_of(src, weeks_first, last, filters))

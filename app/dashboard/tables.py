@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.classify import PARTY
-from app.dashboard.charts import WEEKDAYS
+from app.dashboard.charts import PROXIMITY_ORDER, WEEKDAYS
 
 LOYALTY_LABELS = {"first_time": "First time", "occasional": "Occasional", "weekly": "Weekly", "daily": "Daily"}
 CATEGORY_LABELS = {"visitor": "Visitor", "passerby": "Passerby", "staff": "Staff"}
@@ -145,6 +145,36 @@ def daily(report: Mapping[str, Any], staff_per_day: pd.Series | None = None) -> 
     staff = staff_per_day if staff_per_day is not None else pd.Series(dtype="int64")
     frame["staff"] = staff.reindex(frame["date"]).fillna(0).astype("int64").to_numpy()
     return frame
+
+
+PROXIMITY_SERIES = PROXIMITY_ORDER
+
+
+def proximity_daily(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Passersby, visitors and connected visitors per day, from the report's daily rows: time (naive date),
+    series, people (Meraki's "Proximity" view)."""
+    rows = [
+        {"time": pd.Timestamp(day["date"]), "series": series, "people": int(day[series.lower()])}
+        for day in report["daily"]
+        for series in PROXIMITY_SERIES
+    ]
+    return pd.DataFrame(rows, columns=["time", "series", "people"]).astype({"people": "int64"})
+
+
+def proximity_hourly(window_visits: pd.DataFrame, tz: tzinfo, day: date) -> pd.DataFrame:
+    """Passersby, visitors and connected visitors per hour of one site-local day: distinct devices whose visit
+    started in that hour, by its category (staff left out); time (naive hour), series, people, 24 rows a series."""
+    visits = window_visits.loc[window_visits["category"] != "staff"]
+    hour = local_naive(visits["first_seen"], tz).dt.floor("h")
+    series = np.where(visits["category"] == "visitor", "Visitors", "Passersby")
+    frame = pd.DataFrame({"time": hour.to_numpy(), "series": series})
+    frame = frame.assign(site=visits["site"].to_numpy(), device=visits["device"].to_numpy())
+    connected = frame.loc[(visits["category"] == "visitor").to_numpy() & visits["associated"].to_numpy(dtype=bool)]
+    frame = pd.concat([frame, connected.assign(series="Connected")], ignore_index=True)
+    counts = frame.drop_duplicates(["time", "series", *PARTY]).groupby(["time", "series"]).size()
+    hours = pd.date_range(pd.Timestamp(day), periods=24, freq="h")
+    full = pd.MultiIndex.from_product([hours, PROXIMITY_SERIES], names=["time", "series"])
+    return counts.reindex(full, fill_value=0).rename("people").reset_index().astype({"people": "int64"})
 
 
 def dwell_buckets(report: Mapping[str, Any]) -> pd.DataFrame:

@@ -41,7 +41,7 @@ SCREENSHOTS_ENV = "PRESENCE_SCREENSHOTS_DIR"
 PAGE_TIMEOUT_MS = 240_000  # the first page of a cold server reads and analyses the whole database
 LEARNING = "Learning what a usual day looks like"
 # page path -> (title, charts it draws)
-PAGES = {"": ("Live", 1), "visitors": ("Visitors", 5), "trends": ("Trends", 3), "zones": ("Zones", 5)}
+PAGES = {"": ("Live", 1), "visitors": ("Visitors", 6), "trends": ("Trends", 3), "zones": ("Zones", 5)}
 
 
 def require_chromium() -> None:

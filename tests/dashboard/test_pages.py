@@ -276,6 +276,10 @@ def test_visitor_charts_show_what_the_report_counts(
     report = cli_report(capsys, first, last, *options)
     shown = charts_shown(test)
 
+    proximity = shown["Passersby, visitors and connected"]  # Meraki's "Proximity": all three, per day
+    for series, key in (("Passersby", "passersby"), ("Visitors", "visitors"), ("Connected", "connected")):
+        line = proximity.loc[proximity["series"] == series, "people"].astype(int).tolist()
+        assert line == [day[key] for day in report["daily"]], series
     per_day = shown["Visitors per day"]
     assert per_day["Visitors"].astype(int).tolist() == [day["visitors"] for day in report["daily"]]
     assert per_day["passersby"].astype(int).tolist() == [day["passersby"] for day in report["daily"]]
@@ -352,3 +356,18 @@ def test_a_zero_change_is_neutral_and_an_empty_chart_says_no_data() -> None:
     zero = script.metric[0].proto
     shown = (zero.delta, type(zero).MetricDirection.Name(zero.direction), type(zero).MetricColor.Name(zero.color))
     assert shown == ("±0", "NONE", "GRAY")
+
+
+@pytest.mark.slow
+def test_one_day_shows_proximity_hour_by_hour(simulated_shop: Shop, capsys) -> None:
+    _, last = default_days(simulated_shop)
+    test = app("visitors", dates=[last.isoformat(), last.isoformat()])
+    assert_clean(test)
+    report = cli_report(capsys, last, last)
+    hourly = charts_shown(test)["Passersby, visitors and connected, per hour"]
+    assert len(hourly) == 3 * 24
+    visitors = hourly.loc[hourly["series"] == "Visitors", "people"]
+    # Each visitor counted in the hour its visit started: a day's visitors, hour by hour (none twice in a day
+    # unless it came back in another hour).
+    assert 0 < visitors.max() <= report["visitors"] <= visitors.sum()
+    assert hourly.loc[hourly["series"] == "Passersby", "people"].sum() >= report["passersby"] > 0

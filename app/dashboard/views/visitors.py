@@ -51,6 +51,7 @@ with row[2]:
         help="Visitors who came on at least two different days of the range.",
     )
 
+ui.chart(charts.proximity(view.proximity, hourly=view.hourly), view.proximity, "proximity")
 ui.chart(charts.daily_visitors(view.daily, include_staff=selection.include_staff), view.daily, "visitors per day")
 
 left, right = st.columns(2, gap="large")
