@@ -28,7 +28,7 @@ from analytics.report import (
     hour_of_week,
     zone_transitions,
 )
-from analytics.zones import zone_name
+from analytics.zones import ZoneModel, zone_name
 from app.commands.export import visit_rows, write_rows
 from app.dashboard import cache, data, tables
 from app.dashboard.data import DatabaseUnavailable, Source
@@ -364,7 +364,7 @@ def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | N
         now=now,
         inside=inside,
         typical_now=None if pd.isna(typical_now) else float(typical_now),
-        per_zone=tables.per_zone(zones),
+        per_zone=tables.per_zone(zones, _zone_names(current.zone_model)),
         recent=tables.recent_with_typical(line, typical, TYPICAL_FREQ_MINUTES),
         aps=tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz, _retired_aps(src)),
         learning=history is None,
@@ -382,6 +382,11 @@ def _ap_last_reports(src: Source) -> pd.Series:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
     times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
     return pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
+
+
+def _zone_names(model: ZoneModel) -> set[str]:
+    """Every zone the live analysis can place a visitor in, for cards that show 0 when a zone is empty."""
+    return {name for site in model.sites.values() for name in site.cluster_zones}
 
 
 def _retired_aps(src: Source) -> list[str]:

@@ -127,9 +127,14 @@ def ap_status(
     return frame.sort_values(["silent", "name"], ascending=[False, True], ignore_index=True)
 
 
-def per_zone(counts: pd.Series) -> pd.DataFrame:
-    """A count per zone (as `analytics.occupancy.live_occupancy` returns it) as zone, visitors rows."""
-    return pd.DataFrame({"zone": counts.index.astype(str), "visitors": counts.to_numpy(dtype="int64")})
+def per_zone(counts: pd.Series, zones: Collection[str] = ()) -> pd.DataFrame:
+    """A count per zone (as `analytics.occupancy.live_occupancy` returns it) as zone, visitors rows: every zone
+    in `zones` too, with 0 when nobody is in it (an empty zone is news, not a missing card), busiest first and
+    then by name, so the cards keep their places from one refresh to the next while the counts do not change."""
+    every = pd.Series(0, index=pd.Index(sorted(set(zones) | set(counts.index.astype(str))), dtype=object))
+    every.loc[counts.index.astype(str)] = counts.to_numpy(dtype="int64")
+    frame = pd.DataFrame({"zone": every.index.astype(str), "visitors": every.to_numpy(dtype="int64")})
+    return frame.sort_values(["visitors", "zone"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 # --- explorer ----------------------------------------------------------------------------------------------------

@@ -209,6 +209,13 @@ def test_live_shows_the_analytics_count_of_visitors_inside(
     assert shown["In the store now"][0] == str(inside)
     assert {zone: int(shown[zone][0]) for zone in per_zone.index} == per_zone.to_dict()
     assert not test.warning  # every AP reported within the last ten minutes
+    # Every zone has its card, an empty one showing 0, busiest first (the order a phone stacks them in).
+    cards = [(metric.label, int(metric.value)) for metric in test.metric if metric.label != "In the store now"]
+    assert {label for label, _ in cards} >= set(per_zone.index)
+    assert [count for _, count in cards] == sorted((count for _, count in cards), reverse=True)
+    assert {ap.name for ap in settings.access_points.values()} >= {label for label, _ in cards}
+    assert len(charts_shown(test)["Visitors inside, last hours vs typical"]) > 0
+    assert len(test.get("popover")) == 1  # the chart's Download menu, as every chart has
 
 
 @pytest.mark.slow

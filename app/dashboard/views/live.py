@@ -36,14 +36,21 @@ def live_panel() -> None:
                 "Learning what a usual day looks like from the last four weeks: the typical line, and telling staff "
                 "apart from visitors, follow within a minute or two."
             )
-        if now.per_zone.empty:
+        if now.inside == 0:
             st.info("Nobody inside right now.", icon=":material/door_front:")
-        else:
-            columns = st.columns(min(len(now.per_zone), 2))
-            for index, row in enumerate(now.per_zone.itertuples(index=False)):
-                columns[index % len(columns)].metric(row.zone, ui.count(row.visitors), border=True)
+        # Two cards a row, busiest first: each row its own columns, so a phone stacks them in the same order.
+        zones = list(now.per_zone.itertuples(index=False))
+        for start in range(0, len(zones), 2):
+            for column, zone in zip(st.columns(2), zones[start : start + 2], strict=False):
+                column.metric(zone.zone, ui.count(zone.visitors), border=True)
     with line:
-        ui.chart(charts.occupancy_recent(now.recent))
+        ui.chart(
+            charts.occupancy_recent(now.recent),
+            now.recent,
+            "live",
+            caption="The line is the number inside at each 5-minute mark (the Zones page's occupancy); the big "
+            "number counts visitors heard in the last 10 minutes, so near the right edge the two can differ.",
+        )
     if now.all_silent:
         st.warning(
             f"**No access point has reported for over {products.AP_SILENT_AFTER.seconds // 60} minutes.** "
@@ -62,7 +69,7 @@ def live_panel() -> None:
     st.dataframe(
         now.aps,
         hide_index=True,
-        column_order=["name", "status", "minutes_ago", "last_report", "mac"],
+        column_order=["name", "status", "minutes_ago"],  # what fits a phone; MACs are in `presence aps`
         column_config={
             "name": st.column_config.TextColumn("Access point"),
             "status": st.column_config.TextColumn("Status"),
