@@ -139,16 +139,13 @@ def analyse_visits(
     Stored visits are whole: they are not cut at the history's start or the look-ahead's end as visits made
     from a window's observations are, which changes nothing unless a visit spans one of those moments. Zones
     come from each site's stored zone model. Every filter applies (the stored visits carry their SSIDs and APs);
-    `device_counts` must have been counted with the same filters (store.frames.load_visits does), and with them
-    a zone filter is refused, because the counts are of every zone.
+    `device_counts` must have been counted with the same filters (store.frames.load_visits counts them so).
     """
     settings = settings or AnalyticsSettings()
     filters = filters or Filters()
     start, end = pd.Timestamp(window_start), pd.Timestamp(window_end)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("window_start and window_end must be timezone-aware")
-    if filters.zone and device_counts is not None:
-        raise ValueError("a zone filter needs every visit of the window, not device counts")
     columns = [name for name in STORED_VISIT_DTYPES if name != "previous_first_seen"]
     found = stored.loc[:, columns].astype(
         {name: dtype for name, dtype in STORED_VISIT_DTYPES.items() if name in columns and dtype != "str"}

@@ -205,10 +205,9 @@ def load_visits(
 
     `filters` (analytics.filters) apply in SQL to every read, as `analyse` applies them to every visit it makes:
     exclude_randomized, and ssid, manufacturer and AP on the visit's `ssids`, `manufacturer` and `ap_macs`
-    (substrings, case-insensitive; on SQLite for ASCII letters only). The zone filter is applied by
-    `analyse_visits` (with `complete`, as the counts are of every zone). Randomized is a property of the device,
-    so its counts come from the index; the others belong to single visits, so their devices are counted with
-    DISTINCT. Refresh the visits first (`refresh_visits`).
+    (substrings, case-insensitive; on SQLite for ASCII letters only), and the zone on the visit's stored `zone`.
+    Randomized is a property of the device, so its counts come from the index; the others belong to single visits,
+    so their devices are counted with DISTINCT. Refresh the visits first (`refresh_visits`).
     """
     table = Visit.__table__  # type: ignore[attr-defined]
     filters = filters or Filters()
@@ -250,7 +249,7 @@ def load_visits(
 
 
 def filter_condition(table, filters: Filters) -> Any:
-    """The SQL condition on `visit` rows of every filter but the zone (see `load_visits`)."""
+    """The SQL condition on `visit` rows of every filter (see `load_visits`)."""
     c = table.c
     conditions = []
     if filters.exclude_randomized:
@@ -261,6 +260,8 @@ def filter_condition(table, filters: Filters) -> Any:
         conditions.append(c.manufacturer.icontains(filters.manufacturer, autoescape=True))
     if filters.ap:
         conditions.append(c.ap_macs.contains(filters.ap.lower(), autoescape=True))
+    if filters.zone:
+        conditions.append(func.lower(c.zone) == filters.zone.lower())
     return and_(true(), *conditions)
 
 
@@ -330,13 +331,13 @@ def _device_counts(connection, table, start: datetime, end: datetime, tz: tzinfo
 
     Unfiltered (or only without randomized MACs, a property of the device): a visit is a device's first in a span
     when its device's previous visit started before the span, so one COUNT per span does. A filter on single
-    visits (SSID, manufacturer, AP) breaks that chain (the previous visit may not match), so those count DISTINCT
+    visits (SSID, manufacturer, AP, zone) breaks that chain (the previous visit may not match), so those count DISTINCT
     devices among the matching visits."""
     c = table.c
     keep = filter_condition(table, filters)
     days, bounds = _day_bounds(start, end, tz)
     randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
-    if filters.ssid or filters.manufacturer or filters.ap:
+    if filters.narrows_visits:
         party = (
             select(c.site, c.device, func.max(case((c.randomized.is_(True), 1), else_=0)).label("randomized"))
             .where(c.first_seen >= start, c.first_seen < end, keep)

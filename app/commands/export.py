@@ -130,7 +130,7 @@ def window_analysis(
             end,
             analytics_settings,
             tz=settings.tz,
-            complete=complete or bool(filters.zone),
+            complete=complete,
             detail=complete if detail is None else detail,
             filters=filters,
         )

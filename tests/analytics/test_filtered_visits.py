@@ -94,7 +94,7 @@ def both(settings: Settings, filters: Filters, *, complete: bool = False) -> tup
             end,
             analytics_settings,
             tz=settings.tz,
-            complete=complete or bool(filters.zone),
+            complete=complete,
             detail=complete,
             filters=filters,
         )

@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 
 from analytics import incremental, zones
-from analytics.filters import Filters
-from analytics.report import analyse_visits
-from analytics.schema import TIME_DTYPE, DeviceCounts, typed_observations
+from analytics.schema import TIME_DTYPE, typed_observations
 from analytics.settings import AnalyticsSettings
 from analytics.visits import label_visits, visits
 from tests.analytics.builders import AP1, AP2, AP3, at, frame, observation, stay
@@ -224,15 +222,6 @@ def test_a_stored_model_predicts_as_kmeans_does():
     stored = zones.NearestCenters(kmeans.cluster_centers_)
 
     np.testing.assert_array_equal(stored.predict(matrix), kmeans.predict(matrix))
-
-
-def test_analyse_visits_refuses_a_zone_filter_with_counts_of_every_zone():
-    stored = pd.DataFrame(columns=["visit"])
-    counts = DeviceCounts(0, 0, pd.Series(dtype="int64"))
-    window = (at(), at(day=1))
-
-    with pytest.raises(ValueError, match="zone filter"):
-        analyse_visits(stored, *window, filters=Filters(zone="Entrance"), device_counts=counts)
 
 
 def test_observation_cells_use_the_midpoint_period():

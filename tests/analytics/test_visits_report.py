@@ -89,8 +89,8 @@ def both(shop: Shop, first: date, last: date, filters: Filters, *, complete: boo
             end,
             analytics_settings,
             tz=settings.tz,
-            complete=complete or bool(filters.zone),
-            exclude_randomized=filters.exclude_randomized,
+            complete=complete,
+            filters=filters,
             moves=True,
         )
     finally:
