@@ -193,9 +193,9 @@ def breakdown(frame: pd.DataFrame, label: str, *, title: str) -> alt.Chart:
 def week_over_week(frame: pd.DataFrame) -> alt.Chart:
     """Daily visitors by weekday: this week, last week and the average of the four weeks before this one.
 
-    frame: weekday (Mon..Sun), series ("This week", "Last week", "4-week average"), visitors.
+    frame: weekday (Mon..Sun), series ("The week", "The week before", "4-week average"), visitors.
     """
-    domain = ["This week", "Last week", "4-week average"]
+    domain = ["The week", "The week before", "4-week average"]
     return (
         alt.Chart(frame)
         .mark_line(point=True, strokeWidth=3)
@@ -217,7 +217,7 @@ def week_over_week(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("visitors:Q", title="Visitors", format=".1f"),
             ],
         )
-        .properties(title="This week vs last week vs the 4-week average", height=DEFAULT_HEIGHT)
+        .properties(title="The week vs the week before vs the 4-week average", height=DEFAULT_HEIGHT)
     )
 
 

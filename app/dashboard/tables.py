@@ -247,8 +247,9 @@ def visit_table(window_visits: pd.DataFrame, tz: tzinfo, categories: Sequence[st
 
 
 def week_over_week(daily_frame: pd.DataFrame, this_monday: date, weeks_averaged: int = 4) -> pd.DataFrame:
-    """Daily visitors by weekday for this week, last week and the mean of the `weeks_averaged` weeks before this
-    one (last week included): weekday, series, visitors. This week shows only the days it has had so far."""
+    """Daily visitors by weekday for the week of `this_monday` ("The week"), the week before and the mean of the
+    `weeks_averaged` weeks before it (the week before included): weekday, series, visitors. A week still running
+    shows only the days it has had so far."""
     frame = daily_frame.assign(
         monday=(daily_frame["date"] - pd.to_timedelta(daily_frame["date"].dt.day_of_week, unit="D")).dt.date,
         weekday=daily_frame["date"].dt.day_of_week,
@@ -257,8 +258,8 @@ def week_over_week(daily_frame: pd.DataFrame, this_monday: date, weeks_averaged:
     last_monday = monday - timedelta(days=7)
     earlier = {monday - timedelta(days=7 * n) for n in range(1, weeks_averaged + 1)}
     parts = [
-        frame.loc[frame["monday"] == monday].assign(series="This week"),
-        frame.loc[frame["monday"] == last_monday].assign(series="Last week"),
+        frame.loc[frame["monday"] == monday].assign(series="The week"),
+        frame.loc[frame["monday"] == last_monday].assign(series="The week before"),
         frame.loc[frame["monday"].isin(earlier)]
         .groupby("weekday", as_index=False)["visitors"]
         .mean()

@@ -56,7 +56,7 @@ CHARTS = {
         pd.DataFrame(
             {
                 "weekday": list(charts.WEEKDAYS[:3]) * 3,
-                "series": ["This week"] * 3 + ["Last week"] * 3 + ["4-week average"] * 3,
+                "series": ["The week"] * 3 + ["The week before"] * 3 + ["4-week average"] * 3,
                 "visitors": [200.0, 210, 190, 180, 200, 185, 190, 205, 188],
             }
         )

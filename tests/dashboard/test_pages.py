@@ -162,8 +162,8 @@ def test_trends_open_on_the_last_complete_week_against_the_week_before(
         f"Week {monday.isocalendar()[1]} · {monday:%a %d %b} – {sunday:%a %d %b %Y}, against the same days of the "
         f"week before ({monday - timedelta(weeks=1):%a %d %b} – {sunday - timedelta(weeks=1):%a %d %b})."
     ]
-    week_over_week = charts_shown(test)["This week vs last week vs the 4-week average"]
-    assert len(week_over_week.loc[week_over_week["series"] == "This week"]) == 7  # a whole week, not one day
+    week_over_week = charts_shown(test)["The week vs the week before vs the 4-week average"]
+    assert len(week_over_week.loc[week_over_week["series"] == "The week"]) == 7  # a whole week, not one day
 
     earlier = test.button[0].click().run()  # ‹ Earlier: the week before, compared with the one before it
     assert earlier.selectbox(key="week").value.endswith(f"W{(monday - timedelta(weeks=1)).isocalendar()[1]:02d}")

@@ -66,13 +66,13 @@ def test_week_over_week_compares_weekdays_of_this_week_last_week_and_the_four_be
     days = pd.date_range("2026-10-05", "2026-11-04", freq="D")  # Monday 5 Oct .. Wednesday 4 Nov
     daily = pd.DataFrame({"date": days, "visitors": np.arange(len(days)) * 10})
     frame = tables.week_over_week(daily, date(2026, 11, 2), 4)
-    this_week = frame.loc[frame["series"] == "This week"]
+    this_week = frame.loc[frame["series"] == "The week"]
     assert this_week[["weekday", "visitors"]].to_dict("records") == [
         {"weekday": "Mon", "visitors": 280.0},
         {"weekday": "Tue", "visitors": 290.0},
         {"weekday": "Wed", "visitors": 300.0},
     ]
-    assert frame.loc[frame["series"] == "Last week", "visitors"].tolist()[0] == 210.0
+    assert frame.loc[frame["series"] == "The week before", "visitors"].tolist()[0] == 210.0
     average = frame.loc[frame["series"] == "4-week average"]
     assert average["visitors"].tolist()[0] == (0 + 70 + 140 + 210) / 4  # the Mondays 5, 12, 19 and 26 October
     assert len(average) == 7
