@@ -24,6 +24,7 @@ from app.commands import (
     serve,
     simulate,
     status,
+    weekly_report,
 )
 from config.settings import ConfigError
 
@@ -33,6 +34,7 @@ COMMANDS = (
     dashboard,
     simulate,
     report,
+    weekly_report,
     counts,
     export,
     rebuild,

@@ -1,6 +1,7 @@
 """Small building blocks the pages share: KPI cards, a chart with its PNG and CSV downloads, error messages.
 
-Formatting lives here so every page (and the tests) show a number the same way.
+Numbers are formatted by app.dashboard.numbers (re-exported here), so every page, the weekly report and the tests
+show a number the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 import vl_convert
 
 from app.dashboard import charts
+from app.dashboard.numbers import FORMATS, count, delta, minutes, percent, unchanged  # noqa: F401  (pages use ui.*)
 
 # Larger numbers on the live panel, and KPI cards that keep their size on a phone.
 _CSS = """
@@ -25,46 +27,6 @@ _CSS = """
 
 def style() -> None:
     st.html(_CSS)
-
-
-# --- numbers -----------------------------------------------------------------------------------------------------
-
-
-def count(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def percent(share: float | None) -> str:
-    return "–" if share is None else f"{share * 100:.1f} %"
-
-
-def minutes(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} min"
-
-
-FORMATS = {"count": count, "percent": percent, "minutes": minutes}
-
-
-def delta(current: float | None, previous: float | None, kind: str) -> str | None:
-    """The change against the previous period as st.metric shows it (None hides the arrow)."""
-    if current is None or previous is None:
-        return None
-    difference = current - previous
-    if kind == "percent":
-        shown = f"{difference * 100:+.1f} pp"
-    elif kind == "minutes":
-        shown = f"{difference:+.1f} min"
-    else:
-        shown = f"{difference:+,.0f}"
-    return "±" + shown[1:] if unchanged(shown) else shown
-
-
-def unchanged(change: str | None) -> bool:
-    """True for a change that shows as zero ("±0", "+0.0 pp", "-0.0 min"): no arrow and no colour for it."""
-    if change is None:
-        return False
-    digits = "".join(char for char in change if char.isdigit())
-    return bool(digits) and int(digits) == 0
 
 
 def versus_typical(inside: int, typical: float | None) -> str | None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from app.dashboard import charts, data, filters, products, tables, ui, weeks
+from app.weekly_report import weekly_report_html
 
 WEEK = "week"
 
@@ -69,6 +70,17 @@ for column, (label, key, kind) in zip(
 ):
     with column:
         ui.kpi(label, now[key], earlier[key], kind, compared_with="the week before")
+
+st.download_button(
+    "Weekly report (HTML)",
+    data=lambda: weekly_report_html(data.settings(), monday).encode(),
+    file_name=f"weekly-report-{chosen}.html",
+    mime="text/html",
+    icon=":material/description:",
+    on_click="ignore",
+    help="This week's figures and charts in one file that opens without the app and prints well to PDF: "
+    "what `presence weekly-report --week` writes.",
+)
 
 figures = [
     (charts.week_over_week(view.week_over_week), view.week_over_week, "week over week"),
