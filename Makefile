@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.backfill
 	$(BIN)/python -m benchmarks.report
+	$(BIN)/python -m benchmarks.filters
 	$(BIN)/python -m benchmarks.load
 
 # Re-resolve the pinned dependencies of pyproject.toml into requirements.lock.
