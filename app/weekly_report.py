@@ -55,15 +55,12 @@ def weekly_report_html(settings: Settings, monday: date, *, now: datetime | None
     """The whole report of the week starting on `monday` as one HTML document."""
     analytics_settings = AnalyticsSettings()
     week = week_figures(settings, analytics_settings, monday)
-    before = week_figures(settings, analytics_settings, monday - timedelta(weeks=1))
-    # Weeks before the first data are not weeks without visitors: the average is of the weeks that have data.
-    earlier = [
-        figures
-        for n in range(1, AVERAGE_WEEKS + 1)
-        if (figures := week_figures(settings, analytics_settings, monday - timedelta(weeks=n))).report["visitors"]
-        + figures.report["passersby"]
-        > 0
+    previous = [
+        week_figures(settings, analytics_settings, monday - timedelta(weeks=n)) for n in range(1, AVERAGE_WEEKS + 1)
     ]
+    before = previous[0]
+    # Weeks before the first data are not weeks without visitors: the average is of the weeks that have data.
+    earlier = [other for other in previous if other.report["visitors"] + other.report["passersby"] > 0]
     now_kpis, before_kpis = tables.kpis(week.report), tables.kpis(before.report)
     average = {key: _mean([tables.kpis(other.report)[key] for other in earlier]) for _, key, _ in FIGURES}
     sunday = monday + timedelta(days=6)
