@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.sites import Site, SiteConfigError, parse_sites
 from devices.macs import normalize_mac
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,8 @@ class Settings:
     access_points: Mapping[str, AccessPoint] = field(default_factory=dict)  # by AP MAC
     default_site: str = DEFAULT_SITE
     timezone: str = "UTC"
+    sites: Mapping[str, Site] = field(default_factory=dict)  # the [[sites]] of the config, by name
+    config_timezone: str | None = None  # the config's top-level timezone: sites default to it before the env's
     store_raw_macs: bool = False
     count_only: bool = False  # keep per-minute device counts only: no observations, no pseudonyms (docs/operations.md)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -113,6 +116,30 @@ class Settings:
         ap = self.access_points.get(ap_mac)
         return ap.site if ap else self.default_site
 
+    def site(self, name: str) -> Site:
+        """The site called `name`: as `[[sites]]` describes it, else with the defaults (the installation's time
+        zone, no group, hours, day boundary or capacity)."""
+        return self.sites.get(name) or Site(name=name, timezone=self.site_timezone)
+
+    @property
+    def site_timezone(self) -> str:
+        """The time zone of a site that sets none: the config's top-level timezone, else PRESENCE_TIMEZONE."""
+        return self.config_timezone or self.timezone
+
+    def site_names(self) -> list[str]:
+        """Every site the configuration knows: listed in [[sites]] or named by an AP, in config order."""
+        names = list(self.sites)
+        names += [ap.site for ap in self.access_points.values()]
+        return list(dict.fromkeys(names))
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each group of [[sites]] and its sites, in config order."""
+        groups: dict[str, list[str]] = {}
+        for site in self.sites.values():
+            if site.group:
+                groups.setdefault(site.group, []).append(site.name)
+        return groups
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Resolve settings from environment variables (and the TOML file that `PRESENCE_CONFIG` names), over the
@@ -127,6 +154,16 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"PRESENCE_TIMEZONE={timezone!r} is not an IANA time zone name") from exc
+        site_timezone = str(toml["timezone"]) if toml.get("timezone") else None
+        if site_timezone:
+            try:
+                ZoneInfo(site_timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(f"timezone = {site_timezone!r} in the config is not an IANA time zone name") from exc
+        try:
+            sites = parse_sites(toml.get("sites"), site_timezone or timezone)
+        except SiteConfigError as exc:
+            raise ConfigError(str(exc)) from exc
         if _flag(env.get("PRESENCE_COUNT_ONLY")) and _flag(env.get("PRESENCE_STORE_RAW_MACS")):
             raise ConfigError(
                 "PRESENCE_COUNT_ONLY=1 stores no device identifiers, PRESENCE_STORE_RAW_MACS=1 asks for raw client "
@@ -149,6 +186,8 @@ class Settings:
             access_points=_access_points(toml, default_site),
             default_site=default_site,
             timezone=timezone,
+            sites=sites,
+            config_timezone=site_timezone,
             store_raw_macs=_flag(env.get("PRESENCE_STORE_RAW_MACS")),
             count_only=_flag(env.get("PRESENCE_COUNT_ONLY")),
             max_body_bytes=_positive_int(env, "PRESENCE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
