@@ -46,7 +46,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -60,7 +60,7 @@ from sqlalchemy import func, select
 from benchmarks.docs import machine, write_section
 from benchmarks.ingest import percentile
 from config.settings import Settings
-from simulator.layout import Shop, default_shop
+from simulator.chain import APS_PER_SHOP, ChainSite, chain, config_toml
 from simulator.run import simulate
 from simulator.send import Sender
 from store import db
@@ -84,8 +84,6 @@ ENGENIUS_KEY = "load-engenius-key"
 AEROHIVE_SECRET = "load-aerohive-secret"
 MERAKI_SECRET = "load-meraki-secret"
 PSEUDONYM_KEY = "load"
-TEMPLATE = default_shop()
-APS_PER_SHOP = len(TEMPLATE.aps)
 
 
 # --- the traffic -------------------------------------------------------------------------------------------------
@@ -112,8 +110,9 @@ class Plan:
     def describe(self) -> str:
         return f"{self.aps} APs at {self.speed:g}x real time"
 
-    def _shop_size(self, number: int) -> int:
-        return min(APS_PER_SHOP, self.aps - number * APS_PER_SHOP)
+    def sites(self) -> list[ChainSite]:
+        """The chain (simulator.chain): every shop in UTC, so all are open on START's busy Saturday afternoon."""
+        return chain(self.shops, self.seed, "UTC", aps=self.aps, other_timezones=False)
 
 
 @dataclass(frozen=True)
@@ -128,35 +127,14 @@ class Post:
     observations: int  # records in the body (for Meraki, one per AP that heard a client): what a 2xx stores
 
 
-def shop(number: int, aps: int = APS_PER_SHOP) -> Shop:
-    """The default shop with AP MACs of its own: the vendor's OUI, the shop's number, the template's last octet."""
-    members = tuple(
-        replace(ap, mac=f"{ap.mac[:8]}:{number >> 8 & 0xFF:02x}:{number & 0xFF:02x}:{ap.mac[-2:]}")
-        for ap in TEMPLATE.aps[:aps]
-    )
-    return replace(TEMPLATE, aps=members)
-
-
-def site(number: int) -> str:
-    return f"Shop {number + 1:03d}"
-
-
-def config_toml(plan: Plan) -> str:
-    """PRESENCE_CONFIG for the chain: every AP with its zone name, its shop as site, and its floor position."""
-    lines = ["# The load benchmark's chain of simulated shops (benchmarks/load.py).", ""]
-    for number in range(plan.shops):
-        for ap in shop(number, plan._shop_size(number)).aps:
-            lines += ["[[aps]]", f'mac = "{ap.mac}"', f'name = "{ap.name}"', f'site = "{site(number)}"']
-            lines += [f"x = {ap.x}", f"y = {ap.y}", ""]
-    return "\n".join(lines)
-
-
 def installation(data_dir: Path, plan: Plan, database_url: str | None = None) -> dict[str, str]:
     """The environment of a fresh installation in `data_dir` (SQLite there unless `database_url`), all three
     vendors' secrets set and the chain's APs configured."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir.parent / f"{data_dir.name}.toml"
-    config.write_text(config_toml(plan))
+    config.write_text(
+        config_toml(plan.sites(), "# The load benchmark's chain of simulated shops (benchmarks/load.py).")
+    )
     return {
         "PRESENCE_DATA_DIR": str(data_dir),
         "PRESENCE_DATABASE_URL": database_url or f"sqlite:///{data_dir / 'presence.db'}",
@@ -176,12 +154,13 @@ def posts(plan: Plan, env: dict[str, str]) -> list[Post]:
     phases = np.random.default_rng(plan.seed).uniform(0.0, REPORT_INTERVAL_S, size=plan.shops * APS_PER_SHOP)
     result = []
     end = START + timedelta(minutes=plan.minutes)
-    for number in range(plan.shops):
+    for member in plan.sites():
+        number = member.number
         simulation = simulate(
-            shop(number, plan._shop_size(number)),
+            member.shop,
             START,
             end,
-            seed=plan.seed + number,
+            seed=member.seed,
             vendor="mixed",
             network_id=str(200_000 + number),
             owner_id=str(1_082_000_000 + number),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
@@ -44,31 +45,70 @@ def backfill_database(
     With more than one process the caller's main module must be import-safe (`if __name__ == "__main__":`), as
     for any multiprocessing spawn; `processes=1` runs everything in the calling process.
     """
+    shops = [(shop or shop_from_settings(settings), seed)]
+    [result] = backfill_shops(
+        settings, start, end, shops, vendor=vendor, processes=processes, min_days_per_process=min_days_per_process
+    )
+    return result
+
+
+def backfill_shops(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    shops: Sequence[tuple[Shop, int]],
+    *,
+    vendor: str = "mixed",
+    processes: int = DEFAULT_PROCESSES,
+    min_days_per_process: float = MIN_DAYS_PER_PROCESS,
+) -> list[tuple[Simulation, Summary]]:
+    """backfill_database for several (shop, seed) pairs, a chain's sites: each shop's simulation and summary.
+
+    The work is each shop's window cut as `split` cuts it, shared out over the processes, so a chain's longer
+    backfill runs its shops side by side. Each summary's seconds are the whole backfill's.
+    """
     started = time.perf_counter()
-    shop = shop or shop_from_settings(settings)
-    simulation = simulate(shop, start, end, seed, vendor=vendor)
+    simulations = [simulate(shop, start, end, seed, vendor=vendor) for shop, seed in shops]
     engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         db.migrate(engine)
     finally:
         engine.dispose()
-    parts = split(simulation, processes, min_days=min_days_per_process)
-    if len(parts) == 1:
-        results = [store_part(settings, shop, simulation.start, simulation.end, seed, vendor)]
+    work = [
+        (index, simulation.shop, simulation.seed, low, high)
+        for index, simulation in enumerate(simulations)
+        for low, high in split(simulation, processes, min_days=min_days_per_process)
+    ]
+    # As in split: a process only for at least min_days_per_process of simulated days, all shops counted.
+    workers = min(processes, len(work), int(len(simulations) * (end - start) / timedelta(days=min_days_per_process)))
+    if workers <= 1:
+        results = [
+            (index, store_part(settings, shop, low, high, seed, vendor)) for index, shop, seed, low, high in work
+        ]
     else:
         context = multiprocessing.get_context("spawn")  # no fork: never copy a parent's engine or threads
-        with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
-            futures = [pool.submit(store_part, settings, shop, low, high, seed, vendor) for low, high in parts]
-            simulation.truth()  # meanwhile, in the parent
-            results = [future.result() for future in futures]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [
+                (index, pool.submit(store_part, settings, shop, low, high, seed, vendor))
+                for index, shop, seed, low, high in work
+            ]
+            for simulation in simulations:
+                simulation.truth()  # meanwhile, in the parent
+            results = [(index, future.result()) for index, future in futures]
     if not settings.count_only:  # count-only keeps no observations to derive reports from; live POSTs make them
         engine = db.make_engine(settings.database_url, writer=True, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             rebuild_ap_reports(engine)  # the bulk load bypassed POSTs, so derive each AP's last report once
         finally:
             engine.dispose()
-    summary = Summary.of(_Totals(results), simulation.truth(), time.perf_counter() - started)
-    return simulation, summary
+    seconds = time.perf_counter() - started
+    return [
+        (
+            simulation,
+            Summary.of(_Totals([part for owner, part in results if owner == index]), simulation.truth(), seconds),
+        )
+        for index, simulation in enumerate(simulations)
+    ]
 
 
 def split(
