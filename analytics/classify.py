@@ -18,15 +18,19 @@ def qualifying(visits: pd.DataFrame, settings: AnalyticsSettings) -> pd.Series:
 
 
 def staff_devices(
-    visits: pd.DataFrame, window_start: datetime, window_end: datetime, settings: AnalyticsSettings
+    visits: pd.DataFrame,
+    window_start: datetime | pd.Series,
+    window_end: datetime | pd.Series,
+    settings: AnalyticsSettings,
 ) -> pd.MultiIndex:
     """(site, device) pairs with visits of >= staff_min_visit on >= staff_min_days distinct site-local days,
-    counting visits that started in the window or the staff_history before it."""
-    since = pd.Timestamp(window_start) - pd.Timedelta(settings.staff_history)
+    counting visits that started in the window or the staff_history before it. The bounds may be Series aligned
+    with `visits` (each visit's site's own window, analytics.clocks)."""
+    since = _bound(window_start) - pd.Timedelta(settings.staff_history)
     long = visits.loc[
         (visits["dwell"] >= pd.Timedelta(settings.staff_min_visit))
         & (visits["first_seen"] >= since)
-        & (visits["first_seen"] < pd.Timestamp(window_end))
+        & (visits["first_seen"] < _bound(window_end))
     ]
     days = long.groupby(PARTY, sort=True)["day"].nunique()
     index = days.index[days.to_numpy() >= settings.staff_min_days]
@@ -36,12 +40,16 @@ def staff_devices(
 
 
 def classify_visits(
-    visits: pd.DataFrame, window_start: datetime, window_end: datetime, settings: AnalyticsSettings
+    visits: pd.DataFrame,
+    window_start: datetime | pd.Series,
+    window_end: datetime | pd.Series,
+    settings: AnalyticsSettings,
 ) -> pd.DataFrame:
     """A copy of `visits` with `qualifying`, `staff`, `in_window` and `category` columns.
 
     category is "staff" for every visit of a staff device, "visitor" for a qualifying visit and "passerby"
-    otherwise. in_window marks visits that started in [window_start, window_end).
+    otherwise. in_window marks visits that started in [window_start, window_end), which may be Series aligned
+    with `visits` (each visit's site's own window).
     """
     result = visits.copy()
     result["qualifying"] = qualifying(result, settings)
@@ -51,10 +59,12 @@ def classify_visits(
     result["category"] = "passerby"
     result.loc[result["qualifying"], "category"] = "visitor"
     result.loc[result["staff"], "category"] = "staff"
-    result["in_window"] = (result["first_seen"] >= pd.Timestamp(window_start)) & (
-        result["first_seen"] < pd.Timestamp(window_end)
-    )
+    result["in_window"] = (result["first_seen"] >= _bound(window_start)) & (result["first_seen"] < _bound(window_end))
     return result
+
+
+def _bound(value: datetime | pd.Series) -> pd.Timestamp | pd.Series:
+    return value if isinstance(value, pd.Series) else pd.Timestamp(value)
 
 
 def devices(classified_visits: pd.DataFrame) -> pd.DataFrame:

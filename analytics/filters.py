@@ -23,7 +23,10 @@ class Filters:
     - ap: the visits heard by that AP, an AP MAC in the canonical `aa:bb:cc:dd:ee:ff` spelling (the CLI and the
       dashboard turn a configured AP name into its MAC);
     - zone: the visits that spent most of their time in that zone (case-insensitive);
-    - exclude_randomized: leaves out randomized (private) MACs.
+    - exclude_randomized: leaves out randomized (private) MACs;
+    - sites: the visits at those sites (names as configured; empty: every site);
+    - open_hours: the visits that started within their site's opening hours (analytics.clocks; a site without
+      hours is always open).
     """
 
     ssid: str | None = None
@@ -31,9 +34,13 @@ class Filters:
     ap: str | None = None
     zone: str | None = None
     exclude_randomized: bool = False
+    sites: tuple[str, ...] = ()
+    open_hours: bool = False
 
-    def as_dict(self) -> dict[str, str | bool | None]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, str | bool | list[str] | None]:
+        values = asdict(self)
+        values["sites"] = list(self.sites)
+        return values
 
     @property
     def narrows_visits(self) -> bool:
@@ -42,7 +49,8 @@ class Filters:
 
 
 def filter_visits(visits: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The visits that pass every filter (a new frame): columns ssids, manufacturer, ap_macs, zone, randomized.
+    """The visits that pass every filter but open_hours (a new frame; analytics.report applies that with the
+    sites' clocks): columns ssids, manufacturer, ap_macs, zone, randomized, site.
 
     A visit never heard on any SSID never matches an SSID filter; one without a manufacturer never matches a
     manufacturer filter; one not yet placed in a zone never matches a zone filter.
@@ -58,6 +66,8 @@ def filter_visits(visits: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         keep &= (visits["zone"].str.casefold() == filters.zone.casefold()).fillna(False).astype(bool)
     if filters.exclude_randomized:
         keep &= ~visits["randomized"].astype(bool)
+    if filters.sites:
+        keep &= visits["site"].isin(filters.sites)
     return visits.loc[keep].reset_index(drop=True)
 
 

@@ -25,7 +25,11 @@ def last_local_day(window_end: datetime, tz: tzinfo) -> pd.Timestamp:
 
 
 def loyalty(
-    classified_visits: pd.DataFrame, window_end: datetime, tz: tzinfo, settings: AnalyticsSettings
+    classified_visits: pd.DataFrame,
+    window_end: datetime,
+    tz: tzinfo,
+    settings: AnalyticsSettings,
+    last_day: pd.Timestamp | None = None,
 ) -> pd.Series:
     """Loyalty category per (site, device) visitor, from its qualifying visit days up to the window's last day.
 
@@ -34,7 +38,8 @@ def loyalty(
     7-day weeks (counted back from the last day); first_time = visited on exactly one day; occasional = the rest.
     Visitors seen only before the look-back are not returned. Staff are never visitors.
     """
-    last_day = last_local_day(window_end, tz)
+    if last_day is None:  # given when the sites keep days of their own (analytics.clocks)
+        last_day = last_local_day(window_end, tz)
     history_days = pd.Timedelta(settings.loyalty_history).days
     days = visitor_visits(classified_visits).loc[:, [*PARTY, "day"]].drop_duplicates()
     days_ago = (last_day - days["day"]).dt.days
@@ -62,13 +67,21 @@ def repeat_visitors(window_visitor_visits: pd.DataFrame, settings: AnalyticsSett
 
 
 def new_visitors(
-    classified_visits: pd.DataFrame, window_start: datetime, window_end: datetime, settings: AnalyticsSettings
+    classified_visits: pd.DataFrame,
+    window_start: datetime | pd.Series,
+    window_end: datetime | pd.Series,
+    settings: AnalyticsSettings,
 ) -> pd.Index:
-    """(site, device) visitors of the window with no qualifying visit in the loyalty_history before it."""
-    visits = visitor_visits(classified_visits)
-    start = pd.Timestamp(window_start)
-    in_window = visits["first_seen"].between(start, pd.Timestamp(window_end), inclusive="left")
-    before = visits["first_seen"].between(start - pd.Timedelta(settings.loyalty_history), start, inclusive="left")
+    """(site, device) visitors of the window with no qualifying visit in the loyalty_history before it.
+
+    The window's bounds may be Series aligned with `classified_visits` (each visit's site's own window)."""
+    keep = classified_visits["qualifying"] & ~classified_visits["staff"]
+    visits = classified_visits.loc[keep]
+    start = window_start.loc[keep] if isinstance(window_start, pd.Series) else pd.Timestamp(window_start)
+    end = window_end.loc[keep] if isinstance(window_end, pd.Series) else pd.Timestamp(window_end)
+    first = visits["first_seen"]
+    in_window = (first >= start) & (first < end)
+    before = (first >= start - pd.Timedelta(settings.loyalty_history)) & (first < start)
     current = pd.MultiIndex.from_frame(visits.loc[in_window, PARTY]).unique()
     returning = pd.MultiIndex.from_frame(visits.loc[before, PARTY]).unique()
     return current.difference(returning)

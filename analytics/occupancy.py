@@ -57,16 +57,19 @@ def occupancy_series(
     return occupancy_at(visits, times)
 
 
-def daily_peaks(visits: pd.DataFrame, days: pd.DatetimeIndex, tz: tzinfo) -> pd.Series:
+def daily_peaks(
+    visits: pd.DataFrame, days: pd.DatetimeIndex, tz: tzinfo, day_start: timedelta = timedelta(0)
+) -> pd.Series:
     """The peak occupancy of each site-local day in `days` (naive midnights), 0 for a day nobody was in.
 
-    A visit open across midnight counts on both days.
+    A site's day begins `day_start` after local midnight; a visit open across the day's start counts on both days.
     """
     changes = occupancy_changes(visits)
-    midnights = days.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+    offset = pd.Timedelta(day_start)
+    midnights = (days + offset).tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
     at_midnight = occupancy_at(visits, midnights)
     samples = pd.concat([changes, pd.Series(at_midnight.to_numpy(), index=midnights.tz_convert("UTC"))])
-    local_days = samples.index.tz_convert(tz).tz_localize(None).normalize()
+    local_days = (samples.index.tz_convert(tz).tz_localize(None) - offset).normalize()
     peaks = samples.groupby(local_days).max()
     return peaks.reindex(days, fill_value=0).astype("int64").rename("peak_occupancy")
 

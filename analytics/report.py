@@ -10,8 +10,8 @@ Everything else here reads an `Analysis`; the dashboard calls the same functions
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from analytics import occupancy, zones
 from analytics.classify import PARTY, capture_rate, classify_visits, devices, qualifying
+from analytics.clocks import Clock, Clocks
 from analytics.dwell import dwell_buckets, dwell_stats
 from analytics.filters import Filters, filter_visits
 from analytics.loyalty import LOYALTY_CATEGORIES, loyalty, new_visitors, repeat_visitors
@@ -51,6 +52,10 @@ class Analysis:
     zone_model: zones.ZoneModel = field(repr=False)
     device_counts: DeviceCounts | None = None
     moves: pd.DataFrame | None = field(default=None, repr=False)
+    # Sites that keep their own days (analytics.clocks): the window is then the site days `dates` (first, last)
+    # of each visit's site, and window_start/window_end only the UTC span that holds them all.
+    clocks: Clocks | None = None
+    dates: tuple[date, date] | None = None
 
     @property
     def window_visits(self) -> pd.DataFrame:
@@ -66,9 +71,54 @@ class Analysis:
     @property
     def days(self) -> pd.DatetimeIndex:
         """The site-local days of the window, as naive midnights."""
+        if self.dates is not None:
+            return pd.date_range(pd.Timestamp(self.dates[0]), pd.Timestamp(self.dates[1]), freq="D")
         first = pd.Timestamp(self.window_start).tz_convert(self.tz).tz_localize(None).normalize()
         last = (pd.Timestamp(self.window_end) - pd.Timedelta(1, "ns")).tz_convert(self.tz).tz_localize(None)
         return pd.date_range(first, last.normalize(), freq="D")
+
+    def clock_groups(self, visits: pd.DataFrame) -> list[tuple[Clock, pd.DataFrame, pd.Timestamp, pd.Timestamp]]:
+        """`visits` split by their site's clock, each with that clock's UTC window: one group (this analysis's
+        time zone and window) unless the sites keep days of their own."""
+        if self.clocks is None or self.dates is None:
+            return [(Clock(str(self.tz)), visits, self.window_start, self.window_end)]
+        groups = []
+        for clock, sites in self.clocks.by_clock(visits["site"].unique()).items():
+            low, high = clock.bounds(*self.dates)
+            groups.append((clock, visits.loc[visits["site"].isin(sites)], pd.Timestamp(low), pd.Timestamp(high)))
+        return groups or [(self.clocks.default, visits, self.window_start, self.window_end)]
+
+    def row_bounds(self, visits: pd.DataFrame) -> tuple[pd.Timestamp | pd.Series, pd.Timestamp | pd.Series]:
+        """The window's start and end for each of `visits`: one pair, or Series aligned with the visits when
+        the sites keep days of their own."""
+        if self.clocks is None or self.dates is None:
+            return self.window_start, self.window_end
+        return self.clocks.window_bounds(visits["site"], *self.dates)
+
+    def for_site(self, site: str, device_counts: DeviceCounts | None = None) -> Analysis:
+        """This analysis narrowed to one site (its visits, moves and zone periods), with that site's device
+        counts (store.frames counts them per site) and its own time zone."""
+        keep = self.visits["site"] == site
+        visits = self.visits.loc[keep].reset_index(drop=True)
+        ids = set(visits["visit"])
+        moves = self.moves.loc[self.moves["visit"].isin(ids)] if self.moves is not None else None
+        periods = self.periods.loc[self.periods["visit"].isin(ids)]
+        tz = self.clocks.clock(site).tz if self.clocks is not None else self.tz
+        start, end = self.window_start, self.window_end
+        if self.clocks is not None and self.dates is not None:
+            low, high = self.clocks.clock(site).bounds(*self.dates)
+            start, end = pd.Timestamp(low), pd.Timestamp(high)
+        return replace(
+            self,
+            visits=visits,
+            periods=periods,
+            moves=moves,
+            device_counts=device_counts,
+            tz=tz,
+            window_start=start,
+            window_end=end,
+            filters=replace(self.filters, sites=(site,)),
+        )
 
 
 def analyse(
@@ -79,8 +129,13 @@ def analyse(
     filters: Filters | None = None,
     tz: tzinfo = UTC,
     access_points: Mapping[str, zones.NamedAccessPoint] | None = None,
+    clocks: Clocks | None = None,
+    dates: tuple[date, date] | None = None,
 ) -> Analysis:
     """Run the pipeline on `observations` for the window [window_start, window_end) (aware datetimes).
+
+    With `clocks` and `dates` the window is each site's own days `dates` (analytics.clocks) and window_start /
+    window_end must span them all (Clocks.envelope).
 
     Pass observations from `settings.history` before window_start to `settings.visit_lookahead` after window_end
     (store.frames loads exactly that); others are ignored. Visits count in the window when they start in it,
@@ -101,6 +156,8 @@ def analyse(
 
     labelled = label_visits(frame, settings.visit_gap)
     found = visits(labelled, tz)
+    if clocks is not None:
+        found["day"] = clocks.days_of(found["site"], found["first_seen"])
     # Zones are only needed for window visits, unless a zone filter must judge the history's visits too.
     placed = found["first_seen"] >= start if not filters.zone else pd.Series(True, index=found.index)
     placed_labelled = labelled.loc[labelled["visit"].isin(found.loc[placed, "visit"])]
@@ -108,10 +165,19 @@ def analyse(
     found = found.join(zones.visit_zones(periods, settings.visit_gap), on="visit").join(
         zones.visit_positions(placed_labelled, access_points), on="visit"
     )
-    found = filter_visits(found, filters)
-    classified = classify_visits(found, start, end, settings)
+    found = _open_hours(filter_visits(found, filters), filters, clocks, tz)
+    analysis = Analysis(start, end, tz, settings, filters, found, periods, model, clocks=clocks, dates=dates)
+    classified = classify_visits(found, *analysis.row_bounds(found), settings)
     periods = periods.loc[periods["visit"].isin(classified["visit"])].reset_index(drop=True)
-    return Analysis(start, end, tz, settings, filters, classified, periods, model)
+    return replace(analysis, visits=classified, periods=periods)
+
+
+def _open_hours(visits: pd.DataFrame, filters: Filters, clocks: Clocks | None, tz: tzinfo) -> pd.DataFrame:
+    """The visits that started within their site's opening hours, when the filter asks for it."""
+    if not filters.open_hours:
+        return visits
+    clocks = clocks or Clocks(Clock(str(tz)))
+    return visits.loc[clocks.open_at(visits["site"], visits["first_seen"]).to_numpy()].reset_index(drop=True)
 
 
 def _visitor_observations(observations: pd.DataFrame, settings: AnalyticsSettings) -> pd.DataFrame:
@@ -133,6 +199,8 @@ def analyse_visits(
     tz: tzinfo = UTC,
     device_counts: DeviceCounts | None = None,
     moves: pd.DataFrame | None = None,
+    clocks: Clocks | None = None,
+    dates: tuple[date, date] | None = None,
 ) -> Analysis:
     """`analyse` from stored visits (store.frames.load_visits): the same Analysis, without the observations.
 
@@ -153,15 +221,22 @@ def analyse_visits(
     found = found.sort_values(["site", "device", "first_seen"], kind="stable").reset_index(drop=True)
     found["dwell"] = found["last_seen"] - found["first_seen"]
     found["dwell_minutes"] = found["dwell"].dt.total_seconds() / 60
-    found["day"] = local_day(found["first_seen"], tz)
+    if clocks is None:
+        found["day"] = local_day(found["first_seen"], tz)
+    else:
+        found["day"] = clocks.days_of(found["site"], found["first_seen"])
     found = filter_visits(found.loc[:, [*VISIT_COLUMNS, "zone", "last_zone", "x", "y"]], filters)
-    classified = classify_visits(found, start, end, settings)
+    found = _open_hours(found, filters, clocks, tz)
     periods = pd.DataFrame(
         {"visit": pd.Series(dtype="int64"), "period": pd.Series(dtype=TIME_DTYPE), "zone": pd.Series(dtype="str")}
     )
+    analysis = Analysis(
+        start, end, tz, settings, filters, found, periods, zones.ZoneModel({}), device_counts, None, clocks, dates
+    )
+    classified = classify_visits(found, *analysis.row_bounds(found), settings)
     if moves is not None:
         moves = moves.loc[moves["visit"].isin(classified["visit"])].reset_index(drop=True)
-    return Analysis(start, end, tz, settings, filters, classified, periods, zones.ZoneModel({}), device_counts, moves)
+    return replace(analysis, visits=classified, moves=moves)
 
 
 def build_visit_report(
@@ -207,7 +282,13 @@ def daily_series(analysis: Analysis) -> pd.DataFrame:
     visitor_visits = analysis.visitor_visits
     result["visits"] = visitor_visits.groupby("day").size().reindex(days, fill_value=0).astype("int64")
     result["median_dwell_minutes"] = visitor_visits.groupby("day")["dwell_minutes"].median().reindex(days)
-    result["peak_occupancy"] = occupancy.daily_peaks(visitor_visits, days, analysis.tz)
+    peaks = [
+        occupancy.daily_peaks(group, days, clock.tz, clock.day_start)
+        for clock, group, _, _ in analysis.clock_groups(visitor_visits)
+    ]
+    # Sites in several time zones: each site's peak within its own day, added up (an upper bound of the most
+    # people inside them all at once, as their peaks need not coincide; docs/analytics.md).
+    result["peak_occupancy"] = pd.concat(peaks, axis=1).sum(axis=1).astype("int64") if len(peaks) > 1 else peaks[0]
     result.index.name = "date"
     return result.reset_index()
 
@@ -215,7 +296,11 @@ def daily_series(analysis: Analysis) -> pd.DataFrame:
 def hour_of_week(analysis: Analysis) -> pd.DataFrame:
     """Mean occupancy (visitors inside, sampled every 15 minutes) per site-local weekday (rows) and hour
     (columns) over the window."""
-    return occupancy.hour_of_week(analysis.visitor_visits, analysis.window_start, analysis.window_end, analysis.tz)
+    parts = [
+        occupancy.hour_of_week(group, low, high, clock.tz)
+        for clock, group, low, high in analysis.clock_groups(analysis.visitor_visits)
+    ]
+    return sum(parts[1:], start=parts[0])
 
 
 def occupancy_series(analysis: Analysis, freq: str = "15min") -> pd.Series:
@@ -308,7 +393,8 @@ def report(analysis: Analysis) -> dict[str, Any]:
         passersby = analysis.device_counts.devices - visitors - staff
         randomized = analysis.device_counts.randomized - int(table.loc[category == "staff", "randomized"].sum())
         randomized_share = randomized / (visitors + passersby) if visitors + passersby else None
-    loyal = loyalty(analysis.visits, analysis.window_end, analysis.tz, settings)
+    days = analysis.days
+    loyal = loyalty(analysis.visits, analysis.window_end, analysis.tz, settings, days[-1] if len(days) else None)
     loyal = loyal.reindex(visitor_index, fill_value="occasional")
     peak, peak_at = occupancy.peak_occupancy(visitor_visits)
     daily = daily_series(analysis)
@@ -323,7 +409,7 @@ def report(analysis: Analysis) -> dict[str, Any]:
         "visits": len(visitor_visits),
         "capture_rate": _rounded(capture_rate(visitors, passersby), 4),
         "repeat_visitors": len(repeat_visitors(visitor_visits, settings)),
-        "new_visitors": len(new_visitors(analysis.visits, analysis.window_start, analysis.window_end, settings)),
+        "new_visitors": len(new_visitors(analysis.visits, *analysis.row_bounds(analysis.visits), settings)),
         "randomized_share": _rounded(randomized_share, 4),
         "dwell_minutes": {
             key: _rounded(value, 2) for key, value in dwell_stats(visitor_visits["dwell_minutes"]).items()

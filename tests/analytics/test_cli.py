@@ -85,6 +85,8 @@ def test_report_filters_reach_the_analytics(shop, capsys):
         "ap": AP,
         "zone": "shop floor",
         "exclude_randomized": True,
+        "sites": [],
+        "open_hours": False,
     }
     assert (report["visitors"], report["passersby"]) == (1, 1)
     assert (

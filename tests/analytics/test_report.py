@@ -43,7 +43,15 @@ def test_report_has_every_key_with_exact_values():
     assert report == {
         "from": "2026-11-02",
         "to": "2026-11-03",
-        "filters": {"ssid": None, "manufacturer": None, "ap": None, "zone": None, "exclude_randomized": False},
+        "filters": {
+            "ssid": None,
+            "manufacturer": None,
+            "ap": None,
+            "zone": None,
+            "exclude_randomized": False,
+            "sites": [],
+            "open_hours": False,
+        },
         "visitors": 4,
         "passersby": 1,
         "connected": 1,
