@@ -8,6 +8,7 @@ Charts set no width: the page stretches them to the column (phones included); `f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import altair as alt
@@ -325,20 +326,34 @@ def zone_movement(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(cells, labels).properties(title="Movement between zones", height=alt.Step(48))
 
 
-def floor_plan(aps: pd.DataFrame, positions: pd.DataFrame) -> alt.LayerChart:
-    """APs (labelled squares) and estimated visit positions (dots) on the floor, in metres.
+def floor_plan(
+    aps: pd.DataFrame, positions: pd.DataFrame, max_width: int = 640, max_height: int = 480
+) -> alt.LayerChart:
+    """APs (labelled squares) and estimated visit positions (dots) on the floor, drawn to scale in metres.
 
-    aps: name, x, y. positions: x, y.
+    aps: name, x, y. positions: x, y. The plot is sized so a metre is as many pixels across as up, within
+    `max_width` x `max_height`. The page stretches charts to their column (and PNGs get `for_export`'s width), so
+    the scale domains are expressions of the drawn width and height: the wider (or taller) the plot is drawn, the
+    more metres either side of the floor it shows, and a metre stays square whatever the size.
     """
     x_min, x_max, y_min, y_max = _extent(aps, positions)
-    x_scale = alt.Scale(domain=[x_min, x_max], nice=False)
-    y_scale = alt.Scale(domain=[y_min, y_max], nice=False)
+    x_span, y_span = x_max - x_min, y_max - y_min
+    pixels_per_metre = min(max_width / x_span, max_height / y_span)
+    width, height = round(x_span * pixels_per_metre), round(y_span * pixels_per_metre)
+    # Half the range each axis must show: its own half-span, or the other's stretched by the drawn aspect ratio.
+    x_mid, y_mid, x_half, y_half = (x_min + x_max) / 2, (y_min + y_max) / 2, x_span / 2, y_span / 2
+    x_reach = f"max({x_half}, {y_half} * width / height)"
+    y_reach = f"max({y_half}, {x_half} * height / width)"
+    x_scale = alt.Scale(domain=alt.ExprRef(f"[{x_mid} - {x_reach}, {x_mid} + {x_reach}]"), nice=False, zero=False)
+    y_scale = alt.Scale(domain=alt.ExprRef(f"[{y_mid} - {y_reach}, {y_mid} + {y_reach}]"), nice=False, zero=False)
+    x = alt.X("x:Q", title="x (metres)", scale=x_scale, axis=alt.Axis(tickMinStep=1))
+    y = alt.Y("y:Q", title="y (metres)", scale=y_scale, axis=alt.Axis(tickMinStep=1))
     dots = (
         alt.Chart(positions)
-        .mark_circle(size=22, opacity=0.35, color=OKABE_ITO["blue"])
+        .mark_circle(size=26, opacity=0.3, color=OKABE_ITO["blue"])
         .encode(
-            x=alt.X("x:Q", title="x (m)", scale=x_scale),
-            y=alt.Y("y:Q", title="y (m)", scale=y_scale),
+            x=x,
+            y=y,
             tooltip=[
                 alt.Tooltip("x:Q", title="x (m)", format=".1f"),
                 alt.Tooltip("y:Q", title="y (m)", format=".1f"),
@@ -347,10 +362,12 @@ def floor_plan(aps: pd.DataFrame, positions: pd.DataFrame) -> alt.LayerChart:
     )
     markers = (
         alt.Chart(aps)
-        .mark_point(shape="square", size=220, filled=True, color=OKABE_ITO["vermillion"])
+        .mark_point(shape="square", size=200, filled=True, opacity=1, color=OKABE_ITO["vermillion"])
         .encode(
-            x=alt.X("x:Q", title="x (m)", scale=x_scale),
-            y=alt.Y("y:Q", title="y (m)", scale=y_scale),
+            x=x,
+            y=y,
+            stroke=alt.value("white"),
+            strokeWidth=alt.value(1.5),
             tooltip=[
                 alt.Tooltip("name:N", title="Access point"),
                 alt.Tooltip("x:Q", title="x (m)"),
@@ -358,16 +375,12 @@ def floor_plan(aps: pd.DataFrame, positions: pd.DataFrame) -> alt.LayerChart:
             ],
         )
     )
-    labels = (
-        alt.Chart(aps)
-        .mark_text(dy=-16, fontSize=13, fontWeight="bold", color=OKABE_ITO["black"])
-        .encode(
-            x=alt.X("x:Q", title="x (m)", scale=x_scale), y=alt.Y("y:Q", title="y (m)", scale=y_scale), text="name:N"
-        )
-    )
-    height = max(200, round(420 * (y_max - y_min) / max(x_max - x_min, 1e-9)))
-    return alt.layer(dots, markers, labels).properties(
-        title="Floor: access points (squares) and estimated visit positions (dots)", height=min(height, 520)
+    # The name twice: a white outline under black text keeps it legible over the dots.
+    label = alt.Chart(aps).encode(x=x, y=y, text="name:N")
+    halo = label.mark_text(dy=-16, fontSize=13, fontWeight="bold", stroke="white", strokeWidth=4, strokeJoin="round")
+    names = label.mark_text(dy=-16, fontSize=13, fontWeight="bold", color=OKABE_ITO["black"])
+    return alt.layer(dots, markers, halo, names).properties(
+        title="Floor: access points (squares) and estimated visit positions (dots)", width=width, height=height
     )
 
 
@@ -401,8 +414,14 @@ def _categorical(values: Sequence[str]) -> alt.Scale:
 
 
 def _extent(aps: pd.DataFrame, positions: pd.DataFrame, margin: float = 2.0) -> tuple[float, float, float, float]:
+    """x_min, x_max, y_min, y_max: the APs and positions with `margin` metres around, out to whole metres."""
     xs = pd.concat([aps["x"], positions["x"]]).dropna()
     ys = pd.concat([aps["y"], positions["y"]]).dropna()
-    if xs.empty:
+    if xs.empty or ys.empty:
         return 0.0, 1.0, 0.0, 1.0
-    return float(xs.min()) - margin, float(xs.max()) + margin, float(ys.min()) - margin, float(ys.max()) + margin
+    return (
+        float(math.floor(xs.min() - margin)),
+        float(math.ceil(xs.max() + margin)),
+        float(math.floor(ys.min() - margin)),
+        float(math.ceil(ys.max() + margin)),
+    )

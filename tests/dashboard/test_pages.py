@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -184,6 +185,28 @@ def test_zones_page_shows_the_floor_plan_of_configured_aps(simulated_shop: Shop)
     assert_clean(test)
     assert [header.value for header in test.main.subheader] == ["Floor plan"]
     assert len(test.get("vega_lite_chart")) == 5
+
+
+@pytest.mark.slow
+def test_zones_page_names_the_aps_without_a_floor_position(simulated_shop: Shop) -> None:
+    unplaced = '\n[[aps]]\nmac = "88:dc:96:10:00:99"\nname = "Back office AP"\n'
+    simulated_shop.config.write_text(simulated_shop.config.read_text() + unplaced)
+    test = app("zones")
+    assert_clean(test)
+    notes = [info.value for info in test.info]
+    assert any(note.startswith("No floor position for: Back office AP. Set `x` and `y`") for note in notes), notes
+    assert len(test.get("vega_lite_chart")) == 5  # the plan is drawn from the APs that have positions
+
+
+@pytest.mark.slow
+def test_zones_page_without_floor_positions_says_so_instead_of_an_empty_plan(simulated_shop: Shop) -> None:
+    config = simulated_shop.config.read_text()
+    simulated_shop.config.write_text(re.sub(r"^[xy] = .*$", "", config, flags=re.MULTILINE))
+    test = app("zones")
+    assert_clean(test)
+    [note] = [info.value for info in test.info if "floor position" in info.value]
+    assert note.startswith("No access point (Back, Checkout, Entrance, Fitting rooms) has a floor position")
+    assert len(test.get("vega_lite_chart")) == 4  # the zone charts, no floor plan
 
 
 @pytest.mark.slow

@@ -33,17 +33,34 @@ else:
     )
 
 st.subheader("Floor plan")
+# Configured APs without x and y: visits they hear are placed by the other APs alone, so say which they are.
+unplaced = sorted(ap.name for ap in src.ap_map.values() if ap.x is None or ap.y is None)
 if view.floor_aps.empty:
+    without = f" ({', '.join(unplaced)})" if unplaced else ""
     st.info(
-        "Give the access points floor positions to see where visits happen: list them in the TOML file that "
-        "`PRESENCE_CONFIG` names, with a name and x, y in metres.",
+        f"No access point{without} has a floor position, so there is no floor plan to draw: list the access points "
+        "in the TOML file that `PRESENCE_CONFIG` names, with a name and x, y in metres.",
         icon=":material/map:",
     )
     st.code('[[aps]]\nmac = "AC:86:74:82:9A:30"\nname = "Entrance"\nx = 2.0\ny = 1.5', language="toml")
 else:
-    ui.chart(
-        charts.floor_plan(view.floor_aps, view.positions),
-        view.positions,
-        "floor plan",
-        caption="Each dot is one visit, placed between the access points that heard it, nearer the stronger ones.",
-    )
+    # A column, not the page's width: the plan is drawn to scale, so a wider plot only adds metres either side.
+    plan, notes = st.columns([3, 2], gap="large")
+    with plan:
+        floor = charts.floor_plan(view.floor_aps, view.positions)
+        caption = (
+            "To scale, in metres. Each dot is one visit, placed between the access points that heard it, nearer "
+            "the ones that heard it louder."
+        )
+        if view.positions.empty:
+            ui.chart(floor, caption=f"{caption} No visit in this range and filter has a position yet.")
+        else:
+            ui.chart(floor, view.positions, "floor plan", caption=caption)
+    with notes:
+        if unplaced:
+            st.info(
+                f"No floor position for: {', '.join(unplaced)}. Set `x` and `y` (metres) in `[[aps]]` in the file "
+                "`PRESENCE_CONFIG` names. Until then visits are placed by the other access points alone, and a "
+                "visit no other access point heard is not on the plan.",
+                icon=":material/location_off:",
+            )
