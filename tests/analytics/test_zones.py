@@ -69,13 +69,13 @@ def test_zone_filter_keeps_the_visits_that_spent_most_time_in_the_zone():
     assert [zone["zone"] for zone in report["zones"]] == ["Back"]
 
 
-def test_positions_are_the_power_weighted_centroid_of_positioned_aps():
+def test_positions_are_the_softened_power_weighted_centroid_of_positioned_aps():
     rows = frame(stay("a", at(), 10, ap=AP1, rssi=-50), stay("a", at(), 10, ap=AP2, rssi=-60))
 
     [visit] = analyse(rows, START, END, access_points=NAMED).visits.itertuples()
 
-    # Weights 10^-5 and 10^-6 mW: x = 10 * 1e-6 / 1.1e-5.
-    assert visit.x == pytest.approx(10 / 11)
+    # Summed power 10 * 10^-5 and 10 * 10^-6 mW, weights those to the 0.6: x = 10 / (1 + 10^0.6) (issue 17).
+    assert visit.x == pytest.approx(10 / (1 + 10**0.6))
     assert visit.y == 0.0
 
 
