@@ -56,6 +56,7 @@ class Analysis:
     # of each visit's site, and window_start/window_end only the UTC span that holds them all.
     clocks: Clocks | None = None
     dates: tuple[date, date] | None = None
+    site_counts: Mapping[str, DeviceCounts] | None = field(default=None, repr=False)  # per site, with device_counts
 
     @property
     def window_visits(self) -> pd.DataFrame:
@@ -95,9 +96,22 @@ class Analysis:
             return self.window_start, self.window_end
         return self.clocks.window_bounds(visits["site"], *self.dates)
 
-    def for_site(self, site: str, device_counts: DeviceCounts | None = None) -> Analysis:
+    def sites(self) -> list[str]:
+        """The sites with a visit in the window (or counted there), sorted."""
+        names = set(self.window_visits["site"].unique())
+        if self.site_counts is not None:
+            names |= {site for site, counts in self.site_counts.items() if counts.devices}
+        return sorted(names)
+
+    def for_site(self, site: str) -> Analysis:
         """This analysis narrowed to one site (its visits, moves and zone periods), with that site's device
-        counts (store.frames counts them per site) and its own time zone."""
+        counts (`site_counts`, which store.frames counts when asked) and its own time zone."""
+        device_counts = None
+        if self.device_counts is not None:
+            if self.site_counts is None:
+                raise ValueError("a per-site analysis of counted passersby needs the sites' counts (per_site)")
+            empty = DeviceCounts(0, 0, pd.Series(0, index=self.days, dtype="int64"))
+            device_counts = self.site_counts.get(site, empty)
         keep = self.visits["site"] == site
         visits = self.visits.loc[keep].reset_index(drop=True)
         ids = set(visits["visit"])
@@ -114,6 +128,7 @@ class Analysis:
             periods=periods,
             moves=moves,
             device_counts=device_counts,
+            site_counts=None,
             tz=tz,
             window_start=start,
             window_end=end,
@@ -377,6 +392,11 @@ def build_report(
     return report(analyse(observations, window_start, window_end, settings, filters, tz, access_points))
 
 
+def site_reports(analysis: Analysis) -> list[dict[str, Any]]:
+    """The report of each site in the analysis (Analysis.sites), each with its `site` name first."""
+    return [{"site": site, **report(analysis.for_site(site))} for site in analysis.sites()]
+
+
 def report(analysis: Analysis) -> dict[str, Any]:
     """The report dict of an `Analysis`."""
     settings = analysis.settings
@@ -463,6 +483,7 @@ __all__ = [
     "local_day",
     "occupancy_series",
     "report",
+    "site_reports",
     "visit_table",
     "zone_stats",
     "zone_transitions",

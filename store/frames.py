@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Select, String, and_, case, func, or_, select, text, true, type_coerce
 
+from analytics.clocks import Clock, Clocks
 from analytics.filters import Filters
 from analytics.schema import STORED_VISIT_DTYPES, DeviceCounts
 from analytics.settings import AnalyticsSettings
@@ -177,6 +178,7 @@ class StoredVisits:
     visits: pd.DataFrame
     moves: pd.DataFrame | None
     device_counts: DeviceCounts | None
+    site_counts: dict[str, DeviceCounts] | None = None  # per site, when asked for (per_site)
 
 
 def load_visits(
@@ -190,6 +192,9 @@ def load_visits(
     detail: bool = True,
     filters: Filters | None = None,
     moves: bool = False,
+    clocks: Clocks | None = None,
+    dates: tuple[date, date] | None = None,
+    per_site: bool = False,
 ) -> StoredVisits:
     """Stored visits (store.visits) for the UTC window [start, end): what a report of it needs.
 
@@ -207,10 +212,16 @@ def load_visits(
     exclude_randomized, and ssid, manufacturer and AP on the visit's `ssids`, `manufacturer` and `ap_macs`
     (substrings, case-insensitive; on SQLite for ASCII letters only), and the zone on the visit's stored `zone`.
     Randomized is a property of the device, so its counts come from the index; the others belong to single visits,
-    so their devices are counted with DISTINCT. Refresh the visits first (`refresh_visits`).
+    so their devices are counted with DISTINCT. The sites filter is `site IN (...)`; open_hours depends on each
+    site's local time, so it loads every window visit (as `complete` does) and the analytics apply it.
+
+    With `clocks` and `dates`, [start, end) must span every site's days `dates` (Clocks.envelope): the devices
+    are counted per site clock within that clock's own days. `per_site` also counts them per site
+    (`site_counts`). Refresh the visits first (`refresh_visits`).
     """
     table = Visit.__table__  # type: ignore[attr-defined]
     filters = filters or Filters()
+    complete = complete or filters.open_hours
     names = VISIT_FRAME_COLUMNS if detail else (*REPORT_COLUMNS, *_filtered_columns(filters))
     columns = _as_text(engine, table, names)
     c = table.c
@@ -242,10 +253,69 @@ def load_visits(
         returning = sorted(set(first.loc[first["previous_first_seen"] >= history_start, "device"]))
         history = and_(c.first_seen >= history_start, c.first_seen < start, qualifying, keep)
         frames.append(_by_device(connection, columns, names, history, returning))
-        counts = None if complete else _device_counts(connection, table, start, end, tz, filters)
+        counts, site_counts = None, None
+        if not complete:
+            spans = _clock_spans(connection, table, start, end, tz, filters, clocks, dates)
+            if per_site:
+                site_counts = _site_counts(connection, table, spans, filters)
+                counts = _total(list(site_counts.values()), _union_days(spans))
+            else:
+                parts = [_device_counts(connection, table, *span, filters) for span in spans]
+                counts = _total(parts, _union_days(spans))
         frame = pd.concat(frames, ignore_index=True).drop_duplicates("visit", ignore_index=True)
         zone_moves = _moves(connection, table, frame["visit"].tolist()) if moves else None
-    return StoredVisits(frame, zone_moves, counts)
+    return StoredVisits(frame, zone_moves, counts, site_counts)
+
+
+# One site clock's part of a window: (start, end, clock, sites or None for every site not in another part).
+Span = tuple[datetime, datetime, Clock, tuple[str, ...] | None]
+
+
+def _clock_spans(
+    connection, table, start: datetime, end: datetime, tz: tzinfo, filters: Filters, clocks: Clocks | None, dates
+) -> list[Span]:
+    """The window cut by site clock: one span of [start, end) in `tz` unless some site in scope keeps days of its
+    own, then one per clock with that clock's days `dates` and its sites."""
+    if clocks is None or dates is None:
+        return [(start, end, Clock(str(tz)), None)]
+    sites = list(filters.sites) or _sites_in(connection, table, start, end)
+    groups = clocks.by_clock(sites)
+    if len(groups) <= 1 and not clocks.sites:
+        low, high = clocks.default.bounds(*dates)
+        return [(low, high, clocks.default, None)]
+    return [(*clock.bounds(*dates), clock, tuple(members)) for clock, members in groups.items()]
+
+
+def _sites_in(connection, table, start: datetime, end: datetime) -> list[str]:
+    """The sites with a visit starting in [start, end)."""
+    query = select(table.c.site).where(table.c.first_seen >= start, table.c.first_seen < end).distinct()
+    return [row[0] for row in connection.execute(query)]
+
+
+def _union_days(spans: list[Span]) -> pd.DatetimeIndex:
+    days = spans[0][2].window_days(spans[0][0], spans[0][1])
+    for start, end, clock, _ in spans[1:]:
+        days = days.union(clock.window_days(start, end))
+    return days
+
+
+def _total(parts: list[DeviceCounts], days: pd.DatetimeIndex) -> DeviceCounts:
+    """Device counts of disjoint sites added up (a device counts once per site, as every figure counts it)."""
+    daily = sum((part.daily.reindex(days, fill_value=0) for part in parts), start=pd.Series(0, index=days))
+    return DeviceCounts(
+        sum(part.devices for part in parts), sum(part.randomized for part in parts), daily.astype("int64")
+    )
+
+
+def _site_counts(connection, table, spans: list[Span], filters: Filters) -> dict[str, DeviceCounts]:
+    """Device counts of every site with a visit in its span, one site at a time."""
+    counts: dict[str, DeviceCounts] = {}
+    for start, end, clock, sites in spans:
+        names = sites if sites is not None else (list(filters.sites) or _sites_in(connection, table, start, end))
+        for site in names:
+            narrowed = replace(filters, sites=(site,))
+            counts[site] = _device_counts(connection, table, start, end, clock, None, narrowed)
+    return counts
 
 
 def filter_condition(table, filters: Filters) -> Any:
@@ -262,6 +332,8 @@ def filter_condition(table, filters: Filters) -> Any:
         conditions.append(c.ap_macs.contains(filters.ap.lower(), autoescape=True))
     if filters.zone:
         conditions.append(func.lower(c.zone) == filters.zone.lower())
+    if filters.sites:
+        conditions.append(c.site.in_(filters.sites))
     return and_(true(), *conditions)
 
 
@@ -312,13 +384,13 @@ def _visit_frame(rows, names) -> pd.DataFrame:
     return pd.DataFrame(typed)
 
 
-def _day_bounds(start: datetime, end: datetime, tz: tzinfo) -> tuple[pd.DatetimeIndex, list[tuple[datetime, datetime]]]:
-    """The site-local days that [start, end) touches, and the UTC span of each inside the window."""
-    first = pd.Timestamp(start).tz_convert(tz).tz_localize(None).normalize()
-    last = (pd.Timestamp(end) - pd.Timedelta(1, "ns")).tz_convert(tz).tz_localize(None).normalize()
-    days = pd.date_range(first, last, freq="D")
-    midnights = days.append(pd.DatetimeIndex([last + pd.Timedelta(days=1)]))
-    instants = midnights.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+def _day_bounds(
+    start: datetime, end: datetime, clock: Clock
+) -> tuple[pd.DatetimeIndex, list[tuple[datetime, datetime]]]:
+    """The site days that [start, end) touches, and the UTC span of each inside the window."""
+    days = clock.window_days(start, end)
+    midnights = days.append(pd.DatetimeIndex([days[-1] + pd.Timedelta(days=1)]))
+    instants = clock.starts(midnights)
     bounds = [
         (max(pd.Timestamp(start), low).to_pydatetime(), min(pd.Timestamp(end), high).to_pydatetime())
         for low, high in zip(instants[:-1], instants[1:], strict=True)
@@ -326,7 +398,9 @@ def _day_bounds(start: datetime, end: datetime, tz: tzinfo) -> tuple[pd.Datetime
     return days, bounds
 
 
-def _device_counts(connection, table, start: datetime, end: datetime, tz: tzinfo, filters: Filters) -> DeviceCounts:
+def _device_counts(
+    connection, table, start: datetime, end: datetime, clock: Clock, sites: tuple[str, ...] | None, filters: Filters
+) -> DeviceCounts:
     """Distinct devices with a matching visit starting in the window, and per site-local day, without reading them.
 
     Unfiltered (or only without randomized MACs, a property of the device): a visit is a device's first in a span
@@ -334,8 +408,10 @@ def _device_counts(connection, table, start: datetime, end: datetime, tz: tzinfo
     visits (SSID, manufacturer, AP, zone) breaks that chain (the previous visit may not match), so those count DISTINCT
     devices among the matching visits."""
     c = table.c
+    if sites is not None:
+        filters = replace(filters, sites=sites)
     keep = filter_condition(table, filters)
-    days, bounds = _day_bounds(start, end, tz)
+    days, bounds = _day_bounds(start, end, clock)
     randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
     if filters.narrows_visits:
         party = (

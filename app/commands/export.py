@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TextIO
 
@@ -22,6 +23,7 @@ from store.counts import COUNT_ONLY_REFUSAL
 from store.frames import load_observations, load_visits
 from store.models import OBSERVATION_EXPORT_COLUMNS
 from store.queries import iter_observations, local_day_bounds
+from store.sites import clocks_of, known_sites
 from store.visits import refresh_visits
 
 
@@ -108,6 +110,8 @@ def window_analysis(
     complete: bool = False,
     detail: bool | None = None,
     naive: bool = False,
+    dates: tuple[date, date] | None = None,
+    per_site: bool = False,
 ) -> Analysis:
     """The analysis of the UTC window [start, end) with `filters`, from the stored visits (refreshed first), or
     with `naive` from the observations as `analytics.report.analyse` works them out (the cross-check).
@@ -115,11 +119,32 @@ def window_analysis(
     `complete` loads every visit of the window (visit lists); otherwise passersby are only counted. `detail`
     (default: `complete`) loads every column of the visits (SSID, manufacturer, position: the dashboard's charts);
     without it only what the report's figures need.
+
+    With `dates` (first, last) the window is those site days at every site, each in its own time zone and from its
+    own day start ([[sites]]; start and end are then ignored), and the analysis is in the sites' time zone when they
+    share one, else the installation's. `per_site` counts each site's passersby too (Analysis.for_site).
     """
     filters = filters or Filters()
+    clocks = None
+    tz = settings.tz
+    if dates is not None:
+        clocks = clocks_of(settings)
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.migrate(engine)
+            scope = list(filters.sites) or known_sites(engine, settings)
+        finally:
+            engine.dispose()
+        start, end = clocks.envelope(scope, *dates)
+        per_site = per_site and len(scope) > 1  # one site's counts are the total
+        groups = clocks.by_clock(scope)
+        if len(groups) == 1:
+            tz = next(iter(groups)).tz
     if naive:
         observations = load_window(settings, analytics_settings, start, end)
-        return analyse(observations, start, end, analytics_settings, filters, settings.tz, settings.access_points)
+        return analyse(
+            observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates
+        )
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
@@ -129,16 +154,20 @@ def window_analysis(
             start,
             end,
             analytics_settings,
-            tz=settings.tz,
+            tz=tz,
             complete=complete,
             detail=complete if detail is None else detail,
             filters=filters,
+            clocks=clocks,
+            dates=dates,
+            per_site=per_site,
         )
     finally:
         engine.dispose()
-    return analyse_visits(
-        stored.visits, start, end, analytics_settings, filters, settings.tz, stored.device_counts, stored.moves
+    analysis = analyse_visits(
+        stored.visits, start, end, analytics_settings, filters, tz, stored.device_counts, stored.moves, clocks, dates
     )
+    return replace(analysis, site_counts=stored.site_counts)
 
 
 def load_window(

@@ -14,6 +14,7 @@ from config.settings import Settings
 from devices.macs import normalize_mac
 from store import db
 from store.queries import ap_reports, zone_names
+from store.sites import UnknownSite, known_sites, resolve_sites
 
 
 class UnknownFilter(ValueError):
@@ -31,6 +32,47 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ap", help="only the visits heard by this AP: its MAC or its configured name")
     parser.add_argument("--zone", help="only the visits that spent most of their time in this zone")
     parser.add_argument("--exclude-randomized", action="store_true", help="leave out randomized (private) MACs")
+    add_site_arguments(parser)
+    parser.add_argument(
+        "--open-hours",
+        action="store_true",
+        help="only the visits that started within their site's opening hours ([[sites]] hours)",
+    )
+
+
+def add_site_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--site",
+        dest="sites",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this site (repeatable; default: every site)",
+    )
+    parser.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the sites of this group ([[sites]] group; repeatable)",
+    )
+
+
+def sites_from(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
+    """The sites `--site` and `--group` name (empty: every site); raises UnknownFilter for a name nobody knows."""
+    if not args.sites and not args.groups:
+        return ()
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.migrate(engine)
+        known = known_sites(engine, settings)
+    finally:
+        engine.dispose()
+    try:
+        return resolve_sites(known, settings.groups(), args.sites, args.groups)
+    except UnknownSite as exc:
+        raise UnknownFilter(str(exc)) from exc
 
 
 def filters_from(args: argparse.Namespace, settings: Settings) -> Filters:
@@ -41,6 +83,8 @@ def filters_from(args: argparse.Namespace, settings: Settings) -> Filters:
         ap=resolve_ap(args.ap, settings) if args.ap else None,
         zone=check_zone(args.zone, settings) if args.zone else None,
         exclude_randomized=args.exclude_randomized,
+        sites=sites_from(args, settings),
+        open_hours=args.open_hours,
     )
 
 

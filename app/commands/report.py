@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from analytics.report import report
+from analytics.report import report, site_reports
 from analytics.settings import AnalyticsSettings
 from app.commands.export import add_naive_argument, window_analysis, write_rows
 from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
@@ -24,6 +24,12 @@ def register(subcommands) -> None:
     parser.add_argument("--format", choices=("json", "csv", "text"), default="text")
     add_naive_argument(parser)
     parser.set_defaults(run=run)
+
+
+def _site_entry(entry: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """One site's figures, with the site's group and time zone after its name."""
+    site = settings.site(entry["site"])
+    return {"site": entry["site"], "group": site.group, "timezone": site.timezone, **entry}
 
 
 def add_report_window(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +55,21 @@ def run(args: argparse.Namespace) -> int:
     except UnknownFilter as exc:
         print(f"presence report: {exc}", file=sys.stderr)
         return 2
-    # Stored visits, refreshed first, for every filter; --naive works them out from the observations.
-    result = report(window_analysis(settings, AnalyticsSettings(), start, end, filters, naive=args.naive))
+    # Stored visits, refreshed first, for every filter; --naive works them out from the observations. Each site
+    # counts its own local days.
+    analysis = window_analysis(
+        settings,
+        AnalyticsSettings(),
+        start,
+        end,
+        filters,
+        naive=args.naive,
+        dates=(args.first, args.last),
+        per_site=True,
+    )
+    result = report(analysis)
+    if len(filters.sites) > 1 or (not filters.sites and len(analysis.sites()) > 1):
+        result["sites"] = [_site_entry(entry, settings) for entry in site_reports(analysis)]
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "csv":
