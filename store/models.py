@@ -172,6 +172,16 @@ class Visit(SQLModel, table=True):
             postgresql_where=text(QUALIFYING),
         ),
         Index("ix_visit_device_first_seen", "device", "first_seen"),
+        # One site's window (--site, a site's pages, per-site counts): the first_seen index's columns after site.
+        Index(
+            "ix_visit_site_first_seen",
+            "site",
+            "first_seen",
+            "dwell_seconds",
+            "max_rssi",
+            "previous_first_seen",
+            "randomized",
+        ),
         Index("ix_visit_dwell_seconds", "dwell_seconds"),
     )
 
