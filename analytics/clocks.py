@@ -63,7 +63,7 @@ class Clock:
             return pd.Series(True, index=times.index)
         local = times.dt.tz_convert(self.tz).dt.tz_localize(None)
         minutes = (local - local.dt.normalize()).dt.total_seconds().to_numpy() / 60
-        weekday = local.dt.weekday.to_numpy()
+        weekday = local.dt.day_of_week.to_numpy()
         opens = np.array([span[0] if span else 0 for span in self.hours], dtype="float64")
         closes = np.array([span[1] if span else 0 for span in self.hours], dtype="float64")
         today = (minutes >= opens[weekday]) & (minutes < closes[weekday])

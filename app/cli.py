@@ -23,6 +23,7 @@ from app.commands import (
     report,
     serve,
     simulate,
+    sites,
     status,
     weekly_report,
 )
@@ -40,6 +41,7 @@ COMMANDS = (
     rebuild,
     import_,
     status,
+    sites,
     aps,
     quarantine,
     prune,

@@ -20,10 +20,16 @@ def local_day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tup
 
 
 def iter_observations(
-    engine: Engine, start: datetime | None = None, end: datetime | None = None, *, batch_size: int = 5000
+    engine: Engine,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    batch_size: int = 5000,
+    sites: tuple[str, ...] = (),
 ) -> Iterator[dict]:
-    """Observations last seen in [start, end), oldest first, as dicts of the export columns (streamed): the
-    manufacturer as its short name (devices.manufacturers), and as stored in `manufacturer_full`."""
+    """Observations last seen in [start, end) (at `sites`, or every site), oldest first, as dicts of the export
+    columns (streamed): the manufacturer as its short name (devices.manufacturers), and as stored in
+    `manufacturer_full`."""
     table = Observation.__table__  # type: ignore[attr-defined]
     stored = [name for name in OBSERVATION_EXPORT_COLUMNS if name != "manufacturer_full"]
     query = select(*(table.c[name] for name in stored))
@@ -31,6 +37,8 @@ def iter_observations(
         query = query.where(table.c.last_seen >= start)
     if end is not None:
         query = query.where(table.c.last_seen < end)
+    if sites:
+        query = query.where(table.c.site.in_(sites))
     query = query.order_by(table.c.last_seen, table.c.id)
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=batch_size).execute(query)

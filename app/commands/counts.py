@@ -11,11 +11,13 @@ import pandas as pd
 
 from analytics.counts import INTERVALS, interval_summary
 from app.commands.export import write_rows
+from app.commands.filter_args import UnknownFilter, add_site_arguments, sites_from
 from app.commands.report import add_report_window
 from config.settings import Settings
 from store import db
 from store.count_frames import site_minutes
 from store.queries import local_day_bounds
+from store.sites import clocks_of, known_sites
 
 FIGURES = ("peak_nearby", "avg_nearby", "peak_devices", "peak_connected", "minutes_heard")
 HEADINGS = {
@@ -34,19 +36,30 @@ def register(subcommands) -> None:
     add_report_window(parser)
     parser.add_argument("--interval", choices=INTERVALS, default="day", help="one row per site and ... (default day)")
     parser.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    add_site_arguments(parser)
     parser.set_defaults(run=run)
 
 
-def counts(settings: Settings, first: date, last: date, interval: str) -> pd.DataFrame:
-    """`analytics.counts.interval_summary` of the site-local days first..last (inclusive)."""
-    start, end = local_day_bounds(first, last, settings.tz)
+def counts(settings: Settings, first: date, last: date, interval: str, sites: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`analytics.counts.interval_summary` of the site-local days first..last (inclusive) of `sites` (or all),
+    each site in its own time zone ([[sites]] timezone)."""
+    clocks = clocks_of(settings)
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
-        minutes = site_minutes(engine, start, end)  # type: ignore[arg-type]  # both days given
+        if not sites and clocks.is_uniform():
+            start, end = local_day_bounds(first, last, settings.tz)
+            minutes = site_minutes(engine, start, end)  # type: ignore[arg-type]  # both days given
+            return interval_summary(minutes, start, end, settings.tz, interval)  # type: ignore[arg-type]
+        parts = []
+        for clock, members in clocks.by_clock(sites or known_sites(engine, settings)).items():
+            start, end = clock.bounds(first, last)
+            minutes = site_minutes(engine, start, end)
+            minutes = minutes.loc[minutes["site"].isin(members)].reset_index(drop=True)
+            parts.append(interval_summary(minutes, start, end, clock.tz, interval))
     finally:
         engine.dispose()
-    return interval_summary(minutes, start, end, settings.tz, interval)  # type: ignore[arg-type]
+    return pd.concat(parts, ignore_index=True).sort_values(["site", "start"], kind="stable", ignore_index=True)
 
 
 def count_rows(summary: pd.DataFrame, interval: str) -> list[dict[str, Any]]:
@@ -99,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
             "this shows only counts kept while it was set (`presence report` has the figures of observations)",
             file=sys.stderr,
         )
-    summary = counts(settings, args.first, args.last, args.interval)
+    try:
+        sites = sites_from(args, settings)
+    except UnknownFilter as exc:
+        print(f"presence counts: {exc}", file=sys.stderr)
+        return 2
+    summary = counts(settings, args.first, args.last, args.interval, sites)
     if args.format == "text":
         sys.stdout.write(counts_text(summary, args.first, args.last, args.interval, settings.timezone))
     else:

@@ -16,7 +16,7 @@ import pandas as pd
 from analytics.filters import Filters
 from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, visit_table
 from analytics.settings import AnalyticsSettings
-from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
+from app.commands.filter_args import UnknownFilter, add_filter_arguments, add_site_arguments, filters_from, sites_from
 from config.settings import Settings
 from store import db
 from store.counts import COUNT_ONLY_REFUSAL
@@ -32,6 +32,7 @@ def register(subcommands) -> None:
     what = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
     observations = what.add_parser("observations", help="normalized observations, one row per AP report")
     add_window_arguments(observations)
+    add_site_arguments(observations)
     observations.set_defaults(run=run_observations)
     visits = what.add_parser("visits", help="one row per visit: dwell, category (visitor/passerby/staff), zone")
     visits.add_argument("--from", dest="first", type=date.fromisoformat, required=True, help="first site-local day")
@@ -61,11 +62,19 @@ def run_observations(args: argparse.Namespace) -> int:
     if settings.count_only:
         print(f"presence export: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
         return 2
+    try:
+        sites = sites_from(args, settings)
+    except UnknownFilter as exc:
+        print(f"presence export observations: {exc}", file=sys.stderr)
+        return 2
+    # One site's days are its own; several sites' are the installation's time zone's (observations carry UTC).
+    tz = settings.site(sites[0]).tz if len(sites) == 1 else settings.tz
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
-        start, end = local_day_bounds(args.first, args.last, settings.tz)
-        write_rows(iter_observations(engine, start, end), OBSERVATION_EXPORT_COLUMNS, args.format, sys.stdout)
+        start, end = local_day_bounds(args.first, args.last, tz)
+        rows = iter_observations(engine, start, end, sites=sites)
+        write_rows(rows, OBSERVATION_EXPORT_COLUMNS, args.format, sys.stdout)
     finally:
         engine.dispose()
     return 0
@@ -86,7 +95,16 @@ def run_visits(args: argparse.Namespace) -> int:
     except UnknownFilter as exc:
         print(f"presence export visits: {exc}", file=sys.stderr)
         return 2
-    analysis = window_analysis(settings, AnalyticsSettings(), start, end, filters, complete=True, naive=args.naive)
+    analysis = window_analysis(
+        settings,
+        AnalyticsSettings(),
+        start,
+        end,
+        filters,
+        complete=True,
+        naive=args.naive,
+        dates=(args.first, args.last),
+    )
     write_rows(visit_rows(analysis), VISIT_EXPORT_COLUMNS, args.format, sys.stdout)
     return 0
 
@@ -142,9 +160,7 @@ def window_analysis(
             tz = next(iter(groups)).tz
     if naive:
         observations = load_window(settings, analytics_settings, start, end)
-        return analyse(
-            observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates
-        )
+        return analyse(observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates)
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)

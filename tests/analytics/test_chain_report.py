@@ -1,0 +1,236 @@
+"""A chain of sites in two time zones, end to end: posts of three shops -> stored visits -> reports per site, per
+group and for the chain, each site on its own local days; stored and naive equal; SQLite and PostgreSQL.
+
+Shop 002 is in New York, the others in Amsterdam. Its Monday starts six hours after theirs, so a report of
+"Monday" counts each shop's own Monday, and the chain's figures are the sum of the sites'.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics.filters import Filters
+from analytics.report import report, site_reports
+from analytics.settings import AnalyticsSettings
+from app import cli
+from app.commands.export import window_analysis
+from app.commands.status import status
+from config.settings import Settings
+from simulator.backfill import backfill_shops
+from simulator.chain import chain, config_toml
+from store import db
+from store.visits import refresh_visits
+from tests.conftest import fresh_postgres_schema, make_settings
+
+pytestmark = pytest.mark.slow
+
+BASE = "Europe/Amsterdam"
+FIRST_DAY = date(2026, 11, 2)  # a Monday
+DAYS = 4
+WINDOW = (FIRST_DAY + timedelta(days=1), FIRST_DAY + timedelta(days=2))
+SITES = chain(3, seed=11, timezone=BASE)  # Shop 002 is in New York
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def installation(request, tmp_path_factory) -> dict[str, str]:
+    directory: Path = tmp_path_factory.mktemp("chain")
+    config = directory / "presence.toml"
+    text = config_toml(SITES)
+    # Capacity for the status check: Shop 001 holds few people.
+    text = text.replace('name = "Shop 001"\n', 'name = "Shop 001"\ncapacity = 3\n', 1)
+    config.write_text(text)
+    env = {"PRESENCE_CONFIG": str(config), "PRESENCE_TIMEZONE": BASE}
+    if request.param == "sqlite":
+        env["PRESENCE_DATABASE_URL"] = f"sqlite:///{directory / 'presence.db'}"
+        yield _built(directory, env)
+        return
+    with fresh_postgres_schema() as url:
+        env["PRESENCE_DATABASE_URL"] = url
+        yield _built(directory, env)
+
+
+def _built(directory: Path, env: dict[str, str]) -> dict[str, str]:
+    settings = make_settings(directory, **env)
+    start = datetime(2026, 11, 1, 22, tzinfo=UTC)  # Amsterdam's Monday begins at 23:00 UTC
+    backfill_shops(
+        settings, start, start + timedelta(days=DAYS), [(site.shop, site.seed) for site in SITES], processes=1
+    )
+    engine = db.make_engine(settings.database_url)
+    refresh_visits(engine, settings)
+    engine.dispose()
+    return {"PRESENCE_DATA_DIR": str(directory / "data"), **env}
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    return make_settings(Path(env["PRESENCE_DATA_DIR"]).parent, **env)
+
+
+def analysis(env: dict[str, str], filters: Filters | None = None, *, naive: bool = False):
+    return window_analysis(
+        settings_of(env),
+        AnalyticsSettings(),
+        None,
+        None,
+        filters or Filters(),
+        naive=naive,
+        dates=WINDOW,
+        per_site=True,
+    )  # type: ignore[arg-type]
+
+
+def without_zones(result: dict) -> dict:
+    """A report without its zone figures: the naive pipeline fits its own zone model on the window."""
+    trimmed = {key: value for key, value in result.items() if key != "zones"}
+    if "sites" in trimmed:
+        trimmed["sites"] = [without_zones(entry) for entry in trimmed["sites"]]
+    return trimmed
+
+
+def test_each_site_counts_its_own_local_days(installation):
+    settings = settings_of(installation)
+    whole = analysis(installation)
+    assert whole.sites() == ["Shop 001", "Shop 002", "Shop 003"]
+    new_york = whole.for_site("Shop 002")
+    assert str(new_york.tz) == "America/New_York"
+    # Every counted visit of the New York shop started on its own Tuesday or Wednesday, New York time.
+    local = new_york.window_visits["first_seen"].dt.tz_convert("America/New_York").dt.date
+    assert set(local) == {WINDOW[0], WINDOW[1]}
+    amsterdam = whole.for_site("Shop 001").window_visits["first_seen"].dt.tz_convert(BASE).dt.date
+    assert set(amsterdam) == {WINDOW[0], WINDOW[1]}
+    # A visit that started at 01:00 Amsterdam on Tuesday is Monday evening in New York: not in New York's window.
+    start_ny = pd.Timestamp(datetime.combine(WINDOW[0], datetime.min.time()), tz="America/New_York")
+    assert (new_york.window_visits["first_seen"] >= start_ny).all()
+    assert settings.site("Shop 002").timezone == "America/New_York"
+
+
+def test_the_chain_adds_up_its_sites(installation):
+    whole = analysis(installation)
+    total, sites = report(whole), site_reports(whole)
+    assert len(sites) == 3
+    assert all(entry["visitors"] > 20 for entry in sites)
+    for key in ("visitors", "passersby", "connected", "staff", "visits", "repeat_visitors", "new_visitors"):
+        assert total[key] == sum(entry[key] for entry in sites), key
+    for day, row in enumerate(total["daily"]):
+        for key in ("visitors", "passersby", "connected"):
+            assert row[key] == sum(entry["daily"][day][key] for entry in sites), (row["date"], key)
+        # The most inside at once: at least any one site's peak, at most their sum (peaks need not coincide).
+        peaks = [entry["daily"][day]["peak_occupancy"] for entry in sites]
+        assert max(peaks) <= row["peak_occupancy"] <= sum(peaks)
+    for name in total["loyalty"]:
+        assert total["loyalty"][name] == sum(entry["loyalty"][name] for entry in sites)
+
+
+def test_a_site_alone_is_the_same_as_its_entry_in_the_chain(installation):
+    whole = {entry["site"]: entry for entry in site_reports(analysis(installation))}
+    for name in ("Shop 001", "Shop 002"):
+        alone = report(analysis(installation, Filters(sites=(name,))))
+        entry = {key: value for key, value in whole[name].items() if key != "site"}
+        assert alone == entry, name
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(sites=("Shop 002",)),
+        Filters(sites=("Shop 001", "Shop 002")),
+        Filters(open_hours=True),
+        Filters(sites=("Shop 002",), ssid="guest"),
+    ],
+    ids=["chain", "new-york", "two-sites", "open-hours", "site+ssid"],
+)
+def test_stored_visits_equal_the_naive_pipeline(installation, filters):
+    fast, naive = analysis(installation, filters), analysis(installation, filters, naive=True)
+    assert without_zones(report(fast)) == without_zones(report(naive))
+    if len(fast.sites()) > 1:
+        assert [without_zones(entry) for entry in site_reports(fast)] == [
+            without_zones(entry) for entry in site_reports(naive)
+        ]
+
+
+def test_opening_hours_keep_only_visits_that_start_while_the_site_is_open(installation):
+    settings = settings_of(installation)
+    everything, open_only = analysis(installation), analysis(installation, Filters(open_hours=True))
+    kept = open_only.window_visits
+    assert len(kept)
+    assert report(open_only)["passersby"] < report(everything)["passersby"]  # the night's passersby are gone
+    for name in ("Shop 001", "Shop 002"):
+        site = settings.site(name)
+        starts = kept.loc[kept["site"] == name, "first_seen"]
+        assert len(starts)
+        assert all(site.open_at(moment.to_pydatetime()) for moment in starts)
+
+
+def run_cli(capsys, env, monkeypatch, *args: str) -> tuple[int, str, str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_json_lists_the_sites_and_a_group_narrows_it(installation, capsys, monkeypatch):
+    window = ("--from", WINDOW[0].isoformat(), "--to", WINDOW[1].isoformat(), "--format", "json")
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "report", *window)
+    chain_report = json.loads(out)
+    assert code == 0
+    assert [entry["site"] for entry in chain_report["sites"]] == ["Shop 001", "Shop 002", "Shop 003"]
+    assert chain_report["sites"][1]["timezone"] == "America/New_York"
+    assert chain_report["sites"][1]["group"] == "US East"
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "report", *window, "--group", "us east")
+    group = json.loads(out)
+    assert code == 0
+    assert "sites" not in group  # one site in scope
+    assert group["visitors"] == chain_report["sites"][1]["visitors"]
+    assert group["filters"]["sites"] == ["Shop 002"]
+    code, _, err = run_cli(capsys, installation, monkeypatch, "report", *window, "--site", "Atlantis")
+    assert code == 2
+    assert "no site 'Atlantis'; known sites: Shop 001, Shop 002, Shop 003" in err
+    code, _, err = run_cli(capsys, installation, monkeypatch, "report", *window, "--group", "Mars")
+    assert code == 2
+    assert "no group 'Mars'" in err
+    assert "US East" in err
+
+
+def test_presence_sites_lists_each_site(installation, capsys, monkeypatch):
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "sites", "--format", "json")
+    rows = {row["site"]: row for row in json.loads(out)}
+    assert code == 0
+    assert list(rows) == ["Shop 001", "Shop 002", "Shop 003"]
+    assert rows["Shop 002"]["timezone"] == "America/New_York"
+    assert rows["Shop 002"]["group"] == "US East"
+    assert rows["Shop 001"]["capacity"] == 3
+    assert rows["Shop 001"]["aps"] == sorted(ap.name for ap in SITES[0].shop.aps)
+    assert rows["Shop 001"]["aps_reported"] == 4
+    assert rows["Shop 001"]["last_report_at"]
+    assert rows["Shop 001"]["hours"] == "Mon-Sat 09:00-20:00, Sun 11:00-17:00"
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "sites")
+    assert code == 0
+    assert "America/New_York" in out
+    assert "4 of 4" in out
+
+
+def test_status_reports_a_site_over_capacity(installation):
+    settings = settings_of(installation)
+    busy = datetime(2026, 11, 4, 16, 0, tzinfo=UTC)  # Wednesday 17:00 in Amsterdam
+    result = status(settings, timedelta(days=365), busy)
+    (row,) = result["capacity"]
+    assert row["site"] == "Shop 001"
+    assert row["capacity"] == 3
+    whole = window_analysis(
+        settings, AnalyticsSettings(), busy - timedelta(hours=6), busy, Filters(sites=("Shop 001",)), complete=True
+    )
+    from analytics.report import live_occupancy
+
+    assert row["inside"] == live_occupancy(whole, busy)[0] >= 3
+    assert row["over"]
+    assert result["over_capacity"] == 1
+    quiet = datetime(2026, 11, 4, 3, 0, tzinfo=UTC)  # 04:00 in Amsterdam: closed
+    assert status(settings, timedelta(days=365), quiet)["over_capacity"] == 0
+    assert status(replace(settings), timedelta(days=365), busy, ("Shop 002",))["capacity"] == []
