@@ -17,7 +17,7 @@ import altair as alt
 import vl_convert
 
 from analytics.filters import Filters
-from analytics.report import Analysis, hour_of_week, report
+from analytics.report import Analysis, hour_of_week, report, site_reports
 from analytics.settings import AnalyticsSettings
 from app.commands.export import window_analysis
 from app.dashboard import charts, numbers, tables, weeks
@@ -45,18 +45,28 @@ class WeekFigures:
     analysis: Analysis
 
 
-def week_figures(settings: Settings, analytics_settings: AnalyticsSettings, monday: date) -> WeekFigures:
+def week_figures(
+    settings: Settings, analytics_settings: AnalyticsSettings, monday: date, sites: tuple[str, ...] = ()
+) -> WeekFigures:
+    """The week's figures at `sites` (or every site), each site's Monday to Sunday in its own time zone."""
     start, end = local_day_bounds(monday, monday + timedelta(days=6), settings.tz)
-    analysis = window_analysis(settings, analytics_settings, start, end, Filters(), detail=True)
+    week = (monday, monday + timedelta(days=6))
+    analysis = window_analysis(
+        settings, analytics_settings, start, end, Filters(sites=sites), detail=True, dates=week, per_site=True
+    )
     return WeekFigures(monday, report(analysis), analysis)
 
 
-def weekly_report_html(settings: Settings, monday: date, *, now: datetime | None = None) -> str:
-    """The whole report of the week starting on `monday` as one HTML document."""
+def weekly_report_html(
+    settings: Settings, monday: date, *, now: datetime | None = None, sites: tuple[str, ...] = ()
+) -> str:
+    """The whole report of the week starting on `monday` as one HTML document, of `sites` (or every site), with
+    a table of each site's figures when there are several."""
     analytics_settings = AnalyticsSettings()
-    week = week_figures(settings, analytics_settings, monday)
+    week = week_figures(settings, analytics_settings, monday, sites)
     previous = [
-        week_figures(settings, analytics_settings, monday - timedelta(weeks=n)) for n in range(1, AVERAGE_WEEKS + 1)
+        week_figures(settings, analytics_settings, monday - timedelta(weeks=n), sites)
+        for n in range(1, AVERAGE_WEEKS + 1)
     ]
     before = previous[0]
     # Weeks before the first data are not weeks without visitors: the average is of the weeks that have data.
@@ -82,18 +92,22 @@ def weekly_report_html(settings: Settings, monday: date, *, now: datetime | None
         figures += [charts.zone_counts(zones, title="Visitors per zone"), charts.zone_dwell(zones)]
     images = "".join(f"<figure>{_image(figure)}</figure>" for figure in figures)
     made = (now or datetime.now(UTC)).astimezone(settings.tz)
+    where = ", ".join(sites) if sites else "every site"
+    command = f"presence report --from {monday} --to {sunday}" + "".join(f" --site '{site}'" for site in sites)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title>
 <style>{STYLE}</style></head>
 <body>
 <header><h1>Weekly report</h1><p class="week">{html.escape(title)}</p>
-<p class="meta">Shop time ({html.escape(settings.timezone)}). Made {made:%a %d %b %Y %H:%M} by presence-analytics from
-the stored visits, as <code>presence report --from {monday} --to {sunday}</code> counts them.</p></header>
+<p class="meta">{html.escape(where)}; each site's own local week. Made {made:%a %d %b %Y %H:%M}
+({html.escape(settings.timezone)}) by presence-analytics from the stored visits, as
+<code>{html.escape(command)}</code> counts them.</p></header>
 <table class="kpis"><thead><tr><th></th><th>This week</th><th>vs the week before</th>
 <th>vs the {len(earlier)}-week average</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="note">A visitor is a device inside for at least 5 minutes at −75 dBm or stronger; staff are never
 visitors. Peak occupancy: {week.report["peak_occupancy"]["count"]}.</p>
+{_site_table(week)}
 {images}
 </body></html>
 """
@@ -110,6 +124,20 @@ table.kpis th:first-child { text-align: left; } td.value { font-size: 1.2rem; fo
 figure { margin: 1.5rem 0; page-break-inside: avoid; break-inside: avoid; } figure img { width: 100%; }
 @page { size: A4; margin: 15mm; } @media print { body { margin: 0; max-width: none; } }
 """
+
+
+def _site_table(week: WeekFigures) -> str:
+    """Each site's figures of the week side by side, when the report covers several sites."""
+    if len(week.analysis.sites()) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(entry['site'])}</th>"
+        + "".join(f"<td>{numbers.FORMATS[kind](tables.kpis(entry)[key])}</td>" for _, key, kind in FIGURES)
+        + "</tr>"
+        for entry in site_reports(week.analysis)
+    )
+    head = "".join(f"<th>{label}</th>" for label, _, _ in FIGURES)
+    return f'<h2>Sites</h2><table class="kpis"><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _image(figure: alt.TopLevelMixin) -> str:

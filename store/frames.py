@@ -280,7 +280,7 @@ def _clock_spans(
         return [(start, end, Clock(str(tz)), None)]
     sites = list(filters.sites) or _sites_in(connection, table, start, end)
     groups = clocks.by_clock(sites)
-    if len(groups) <= 1 and not clocks.sites:
+    if not groups or (len(groups) <= 1 and not clocks.sites):
         low, high = clocks.default.bounds(*dates)
         return [(low, high, clocks.default, None)]
     return [(*clock.bounds(*dates), clock, tuple(members)) for clock, members in groups.items()]

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.commands.filter_args import UnknownFilter, add_site_arguments, sites_from
 from app.dashboard.weeks import monday_of_iso
 from app.weekly_report import default_monday, weekly_report_html
 from config.settings import Settings
@@ -21,6 +22,7 @@ def register(subcommands) -> None:
         "--week", type=_iso_week, help="ISO week, e.g. 2026-W48 (default: the last complete Monday-Sunday week)"
     )
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    add_site_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -37,8 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if settings.count_only:
         print(f"presence weekly-report: {COUNT_ONLY_REFUSAL}", file=sys.stderr)
         return 2
-    today = datetime.now(UTC).astimezone(settings.tz).date()
+    try:
+        sites = sites_from(args, settings)
+    except UnknownFilter as exc:
+        print(f"presence weekly-report: {exc}", file=sys.stderr)
+        return 2
+    today = datetime.now(UTC).astimezone(settings.site(sites[0]).tz if len(sites) == 1 else settings.tz).date()
     monday = monday_of_iso(args.week) if args.week else default_monday(today)
-    args.out.write_text(weekly_report_html(settings, monday), encoding="utf-8")
+    args.out.write_text(weekly_report_html(settings, monday, sites=sites), encoding="utf-8")
     print(f"wrote {args.out} (week of {monday:%a %d %b %Y})")
     return 0

@@ -234,3 +234,21 @@ def test_status_reports_a_site_over_capacity(installation):
     quiet = datetime(2026, 11, 4, 3, 0, tzinfo=UTC)  # 04:00 in Amsterdam: closed
     assert status(settings, timedelta(days=365), quiet)["over_capacity"] == 0
     assert status(replace(settings), timedelta(days=365), busy, ("Shop 002",))["capacity"] == []
+
+
+def test_the_weekly_report_has_each_site_and_narrows_to_one(installation):
+    from app.weekly_report import week_figures, weekly_report_html
+
+    settings = settings_of(installation)
+    monday = FIRST_DAY
+    page = weekly_report_html(settings, monday)
+    week = site_reports(week_figures(settings, AnalyticsSettings(), monday).analysis)
+    assert "<h2>Sites</h2>" in page
+    for entry in week:
+        assert f"<tr><th>{entry['site']}</th><td>{entry['visitors']:,}</td><td>{entry['passersby']:,}</td>" in page
+    alone = weekly_report_html(settings, monday, sites=("Shop 002",))
+    assert "<h2>Sites</h2>" not in alone
+    assert "--site &#x27;Shop 002&#x27;" in alone
+    visitors = report(week_figures(settings, AnalyticsSettings(), monday, ("Shop 002",)).analysis)["visitors"]
+    assert visitors == week[1]["visitors"]
+    assert f"<td class='value'>{visitors:,}</td>" in alone
