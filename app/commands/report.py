@@ -81,17 +81,20 @@ def run(args: argparse.Namespace) -> int:
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report flattened to key,value rows: nested keys joined by dots, list entries keyed by their zone or
-    date (`dwell_minutes.median`, `zones.Entrance.visitors`, `daily.2026-11-02.peak_occupancy`)."""
+    date or site (`dwell_minutes.median`, `zones.Entrance.visitors`, `daily.2026-11-02.peak_occupancy`,
+    `sites.West Mall.visitors`)."""
     rows: list[dict[str, Any]] = []
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list) and not all(isinstance(entry, dict) for entry in value):
+            rows.append({"key": prefix, "value": ", ".join(str(entry) for entry in value)})  # the sites filter
         elif isinstance(value, list):
             for entry in value:
-                name = entry.get("zone", entry.get("date"))
-                walk(f"{prefix}.{name}", {k: v for k, v in entry.items() if k not in ("zone", "date")})
+                key = next(key for key in ("zone", "date", "site") if key in entry)
+                walk(f"{prefix}.{entry[key]}", {k: v for k, v in entry.items() if k != key})
         else:
             rows.append({"key": prefix, "value": value})
 
@@ -127,6 +130,14 @@ def report_text(report: dict[str, Any]) -> str:
         "Loyalty           " + ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in report["loyalty"].items()),
         f"Peak occupancy    {peak['count']}" + (f" at {peak['at']}" if peak["at"] else ""),
     ]
+    if report.get("sites"):
+        width = max(24, *(len(entry["site"]) for entry in report["sites"]))
+        lines += ["", f"{'Site':<{width}} {'visitors':>9} {'passersby':>10} {'capture':>8} {'median dwell':>13}"]
+        lines += [
+            f"{entry['site']:<{width}} {entry['visitors']:>9} {entry['passersby']:>10} "
+            f"{percent(entry['capture_rate']):>8} {value(entry['dwell_minutes']['median'], ' min'):>13}"
+            for entry in report["sites"]
+        ]
     if report["zones"]:
         lines += ["", f"{'Zone':<24} {'visitors':>9} {'visits':>7} {'median dwell':>13}"]
         lines += [

@@ -189,6 +189,16 @@ def test_report_json_lists_the_sites_and_a_group_narrows_it(installation, capsys
     assert "sites" not in group  # one site in scope
     assert group["visitors"] == chain_report["sites"][1]["visitors"]
     assert group["filters"]["sites"] == ["Shop 002"]
+    text_window = (*window[:-2], "--format", "text")
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "report", *text_window)
+    new_york = chain_report["sites"][1]
+    assert code == 0
+    assert any(line.split()[:4] == ["Shop", "002", str(new_york["visitors"]), str(new_york["passersby"])]
+               for line in out.splitlines())  # fmt: skip
+    code, out, _ = run_cli(capsys, installation, monkeypatch, "report", *window[:-2], "--format", "csv")
+    assert code == 0
+    assert f"sites.Shop 002.visitors,{new_york['visitors']}" in out.splitlines()
+    assert "sites.Shop 002.filters.sites,Shop 002" in out.splitlines()
     code, _, err = run_cli(capsys, installation, monkeypatch, "report", *window, "--site", "Atlantis")
     assert code == 2
     assert "no site 'Atlantis'; known sites: Shop 001, Shop 002, Shop 003" in err
