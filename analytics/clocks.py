@@ -110,24 +110,33 @@ class Clocks:
             return not self.sites
         return all(self.clock(site) == self.default for site in sites)
 
+    def _masks(self, sites: pd.Series) -> list[tuple[Clock, np.ndarray]]:
+        """Each clock other than the default with the rows of `sites` it keeps (sites factorized once, so a chain of
+        many sites costs one pass per distinct clock, not per site)."""
+        if not self.sites or sites.empty:
+            return []
+        codes, names = pd.factorize(sites)
+        listed = dict(self.sites)
+        clock_of_code = [listed.get(name, self.default) for name in names]
+        masks = []
+        for clock in dict.fromkeys(clock_of_code):
+            if clock != self.default:
+                chosen_codes = [code for code, other in enumerate(clock_of_code) if other == clock]
+                masks.append((clock, np.isin(codes, chosen_codes)))
+        return masks
+
     def days_of(self, sites: pd.Series, times: pd.Series) -> pd.Series:
         """The site day of each (site, UTC time) pair, as naive midnights."""
-        if not self.sites or times.empty:
-            return self.default.days_of(times)
         result = self.default.days_of(times)
-        for site, clock in self.sites:
-            chosen = (sites == site).to_numpy()
-            if chosen.any():
-                result.loc[chosen] = clock.days_of(times.loc[chosen])
+        for clock, chosen in self._masks(sites):
+            result.loc[chosen] = clock.days_of(times.loc[chosen])
         return result
 
     def open_at(self, sites: pd.Series, times: pd.Series) -> pd.Series:
         """Per (site, UTC time) pair, True within that site's opening hours (Clock.open_at)."""
         result = self.default.open_at(times)
-        for site, clock in self.sites:
-            chosen = (sites == site).to_numpy()
-            if chosen.any():
-                result.loc[chosen] = clock.open_at(times.loc[chosen])
+        for clock, chosen in self._masks(sites):
+            result.loc[chosen] = clock.open_at(times.loc[chosen])
         return result.astype(bool)
 
     def window_bounds(self, sites: pd.Series, first: date, last: date) -> tuple[pd.Series, pd.Series]:
@@ -135,11 +144,9 @@ class Clocks:
         start, end = self.default.bounds(first, last)
         starts = pd.Series(pd.Timestamp(start), index=sites.index, dtype="datetime64[ns, UTC]")
         ends = pd.Series(pd.Timestamp(end), index=sites.index, dtype="datetime64[ns, UTC]")
-        for site, clock in self.sites:
-            chosen = (sites == site).to_numpy()
-            if chosen.any():
-                low, high = clock.bounds(first, last)
-                starts.loc[chosen], ends.loc[chosen] = pd.Timestamp(low), pd.Timestamp(high)
+        for clock, chosen in self._masks(sites):
+            low, high = clock.bounds(first, last)
+            starts.loc[chosen], ends.loc[chosen] = pd.Timestamp(low), pd.Timestamp(high)
         return starts, ends
 
     def envelope(self, sites: Iterable[str], first: date, last: date) -> tuple[datetime, datetime]:

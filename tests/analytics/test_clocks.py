@@ -1,0 +1,60 @@
+"""Site clocks: days in each site's own time zone and from its day start, windows per site, opening hours."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from analytics.clocks import Clock, Clocks
+
+NEW_YORK = Clock("America/New_York")
+LATE = Clock("Europe/Amsterdam", day_start=timedelta(hours=4))
+CLOCKS = Clocks.of(Clock("Europe/Amsterdam"), {"ny": NEW_YORK, "club": LATE, "ams": Clock("Europe/Amsterdam")})
+
+
+def utc(*texts: str) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(texts), utc=True))
+
+
+def test_only_sites_that_differ_from_the_default_are_listed():
+    assert [name for name, _ in CLOCKS.sites] == ["club", "ny"]
+    assert CLOCKS.clock("ams") == CLOCKS.clock("elsewhere") == CLOCKS.default
+
+
+def test_each_site_counts_its_own_day():
+    # 02:30 UTC on Tuesday: Tuesday 03:30 in Amsterdam, Monday 21:30 in New York, still Monday night at the club.
+    moments = utc("2026-11-03T02:30:00Z", "2026-11-03T02:30:00Z", "2026-11-03T02:30:00Z")
+    days = CLOCKS.days_of(pd.Series(["ams", "ny", "club"]), moments)
+    assert [day.date() for day in days] == [date(2026, 11, 3), date(2026, 11, 2), date(2026, 11, 2)]
+
+
+def test_a_window_of_days_is_each_sites_own():
+    starts, ends = CLOCKS.window_bounds(pd.Series(["ams", "ny", "club"]), date(2026, 11, 2), date(2026, 11, 2))
+    assert [moment.isoformat() for moment in starts] == [
+        "2026-11-01T23:00:00+00:00",
+        "2026-11-02T05:00:00+00:00",
+        "2026-11-02T03:00:00+00:00",
+    ]
+    assert [moment - start for moment, start in zip(ends, starts, strict=True)] == [pd.Timedelta(days=1)] * 3
+    low, high = CLOCKS.envelope(["ams", "ny"], date(2026, 11, 2), date(2026, 11, 2))
+    assert (low.isoformat(), high.isoformat()) == ("2026-11-01T23:00:00+00:00", "2026-11-03T05:00:00+00:00")
+
+
+def test_a_day_across_the_clock_change_is_23_or_25_hours():
+    start, end = NEW_YORK.bounds(date(2026, 11, 1), date(2026, 11, 1))  # DST ends in New York
+    assert end - start == timedelta(hours=25)
+
+
+def test_opening_hours_in_local_time_and_past_midnight():
+    # Mon-Sat 09:00-21:00 (540-1260), Sunday closed; in New York.
+    shop = Clock("America/New_York", hours=((540, 1260),) * 6 + (None,))
+    bar = Clock("Europe/Amsterdam", hours=((1200, 1560),) * 7)  # 20:00-02:00 every day
+    times = utc("2026-11-02T14:00:00Z", "2026-11-02T13:59:00Z", "2026-11-08T15:00:00Z")
+    assert shop.open_at(times).tolist() == [True, False, False]
+    assert bar.open_at(utc("2026-11-03T00:30:00Z", "2026-11-03T01:00:00Z", "2026-11-02T18:59:00Z")).tolist() == [
+        True,
+        False,
+        False,
+    ]
+    assert Clock().open_at(times).all()  # no hours: always open
