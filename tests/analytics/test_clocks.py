@@ -58,3 +58,25 @@ def test_opening_hours_in_local_time_and_past_midnight():
         False,
     ]
     assert Clock().open_at(times).all()  # no hours: always open
+
+
+def test_a_night_venue_counts_the_night_to_the_evening_before():
+    """day_starts 04:00: a visit at 01:30 on Tuesday is Monday's, in the daily rows, the peak and the window."""
+    from analytics.report import analyse, report
+    from tests.analytics.builders import at, frame, stay
+
+    clocks = Clocks.of(Clock("UTC"), {"club": Clock("UTC", day_start=timedelta(hours=4))})
+    observations = frame(
+        stay("a", at(0, 23), 30, site="club"),  # Monday 23:00
+        stay("b", at(1, 1.5), 30, site="club"),  # Tuesday 01:30: still Monday night
+        stay("c", at(1, 5), 30, site="club"),  # Tuesday 05:00
+        stay("d", at(1, 1.5), 30, site="shop"),  # a shop keeps midnight: Tuesday
+    )
+    dates = (date(2026, 11, 2), date(2026, 11, 3))
+    start, end = clocks.envelope(["club", "shop"], *dates)
+    result = report(analyse(observations, start, end, clocks=clocks, dates=dates))
+    assert [(row["date"], row["visitors"]) for row in result["daily"]] == [("2026-11-02", 2), ("2026-11-03", 2)]
+    monday = analyse(observations, *clocks.envelope(["club"], dates[0], dates[0]), clocks=clocks, dates=dates[:1] * 2)
+    assert sorted(monday.window_visits.loc[monday.window_visits["site"] == "club", "device"]) == ["a", "b"]
+    # Tuesday: the club's peak within its day (c) plus the shop's within its own (d), as their days differ.
+    assert [row["peak_occupancy"] for row in result["daily"]] == [1, 2]
