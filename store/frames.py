@@ -278,11 +278,12 @@ def _clock_spans(
     own, then one per clock with that clock's days `dates` and its sites."""
     if clocks is None or dates is None:
         return [(start, end, Clock(str(tz)), None)]
-    sites = list(filters.sites) or _sites_in(connection, table, start, end)
-    groups = clocks.by_clock(sites)
-    if not groups or (len(groups) <= 1 and not clocks.sites):
-        low, high = clocks.default.bounds(*dates)
-        return [(low, high, clocks.default, None)]
+    one: list[Span] = [(*clocks.default.bounds(*dates), clocks.default, None)]
+    if not clocks.sites:  # every site keeps the default clock: no need to ask which sites are in the window
+        return one
+    groups = clocks.by_clock(list(filters.sites) or _sites_in(connection, table, start, end))
+    if not groups:
+        return one
     return [(*clock.bounds(*dates), clock, tuple(members)) for clock, members in groups.items()]
 
 
