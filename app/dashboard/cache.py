@@ -41,16 +41,27 @@ LIVE_TTL = timedelta(seconds=20)  # the live panel's computations, shared by eve
 
 
 @st.cache_resource(ttl=HISTORY_TTL, max_entries=24, show_spinner="Analysing visits…", refresh_mode="background")
-def analysis(src: Source, first: date, last: date, filters: Filters, complete: bool = False) -> Analysis:
-    """The analysis of the days first..last with `filters`, made the way `presence report` makes it: the CLI's
-    own `window_analysis` of the stored visits (refreshed first); `complete` loads every visit of the window,
-    passersby included (visit lists), as `presence export visits` does.
+def analysis(
+    src: Source, first: date, last: date, filters: Filters, complete: bool = False, per_site: bool = False
+) -> Analysis:
+    """The analysis of the site days first..last with `filters`, made the way `presence report` makes it: the
+    CLI's own `window_analysis` of the stored visits (refreshed first), each site's days in its own time zone;
+    `complete` loads every visit of the window, passersby included (visit lists), as `presence export visits`
+    does; `per_site` counts each site's passersby too, for `Analysis.for_site` (the Sites page).
     """
-    start, end = local_day_bounds(first, last, src.tz)
+    start, end = local_day_bounds(first, last, src.tz)  # ignored with `dates`, which set each site's own window
     try:
         # With detail: the pages chart manufacturers, SSIDs and positions of the visits, not only the figures.
         return window_analysis(
-            data.settings(), data.analytics_settings(), start, end, filters, complete=complete, detail=True
+            data.settings(),
+            data.analytics_settings(),
+            start,
+            end,
+            filters,
+            complete=complete,
+            detail=True,
+            dates=(first, last),
+            per_site=per_site,
         )
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
@@ -58,9 +69,11 @@ def analysis(src: Source, first: date, last: date, filters: Filters, complete: b
         raise DatabaseUnavailable(f"the stored visits of {src.display_url} are not usable: {exc}") from exc
 
 
-def analysis_of(src: Source, first: date, last: date, filters: Filters, *, complete: bool = False) -> Analysis:
+def analysis_of(
+    src: Source, first: date, last: date, filters: Filters, *, complete: bool = False, per_site: bool = False
+) -> Analysis:
     """The (cached) analysis of first..last with `filters`."""
-    return analysis(src, first, last, filters, complete)
+    return analysis(src, first, last, filters, complete, per_site)
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background")

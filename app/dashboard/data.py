@@ -12,6 +12,7 @@ never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,12 +28,28 @@ from config.settings import AccessPoint, Settings
 from store import db
 from store.count_frames import count_span
 from store.models import DeviceCount, Observation, Visit
+from store.sites import reported_sites
 
 SPAN_TTL = timedelta(minutes=1)  # how soon new days show in the date pickers
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or read; the message says which database and why."""
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What the pages show of a site (config.sites.Site without its hours table, so it can be a cache key)."""
+
+    name: str
+    timezone: str
+    group: str | None = None
+    capacity: int | None = None
+    hours: str = ""  # the opening hours in one line (Site.hours_text), '' when none are set
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -43,16 +60,45 @@ class Source:
     timezone: str
     access_points: tuple[AccessPoint, ...] = ()
     count_only: bool = False  # PRESENCE_COUNT_ONLY: per-minute counts only, shown on the Counts page
+    sites: tuple[SiteInfo, ...] = ()  # every site the config names ([[sites]] and the APs' sites), in its order
+    site_timezone: str = "UTC"  # the time zone of a site the config describes not (Settings.site_timezone)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Source:
+        sites = tuple(
+            SiteInfo(name, site.timezone, site.group, site.capacity, site.hours_text())
+            for name, site in ((name, settings.site(name)) for name in settings.site_names())
+        )
         return cls(
-            settings.database_url, settings.timezone, tuple(settings.access_points.values()), settings.count_only
+            settings.database_url,
+            settings.timezone,
+            tuple(settings.access_points.values()),
+            settings.count_only,
+            sites,
+            settings.site_timezone,
         )
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def site(self, name: str) -> SiteInfo:
+        """The site called `name`, as the config describes it, else with the defaults (as Settings.site)."""
+        return next((site for site in self.sites if site.name == name), SiteInfo(name, self.site_timezone))
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each group of [[sites]] and its sites, in config order (as Settings.groups)."""
+        groups: dict[str, list[str]] = {}
+        for site in self.sites:
+            if site.group:
+                groups.setdefault(site.group, []).append(site.name)
+        return groups
+
+    def scope_tz(self, sites: Sequence[str]) -> ZoneInfo:
+        """The time zone the pages show `sites` in: theirs when they share one, else the installation's (as
+        `window_analysis` chooses an analysis's)."""
+        zones = {self.site(name).timezone for name in sites}
+        return ZoneInfo(zones.pop()) if len(zones) == 1 else self.tz
 
     @property
     def ap_map(self) -> dict[str, AccessPoint]:
@@ -140,6 +186,17 @@ def span(src: Source) -> Span:
         return Span()
     first, last = aware(first), aware(last)
     return Span(first.astimezone(src.tz).date(), last.astimezone(src.tz).date(), last)
+
+
+@st.cache_data(ttl=SPAN_TTL, show_spinner=False)
+def known_sites(src: Source) -> list[str]:
+    """Every site the config names, then every other site that has reported (store.sites.known_sites, from the
+    Source); raises DatabaseUnavailable."""
+    try:
+        reported = reported_sites(engine(src.database_url))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {reason(exc)}") from exc
+    return list(dict.fromkeys([*(site.name for site in src.sites), *reported]))
 
 
 def aware(moment: datetime | str) -> datetime:

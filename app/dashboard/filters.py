@@ -1,8 +1,9 @@
 """The sidebar filters: one set for every page, bound to the URL query string so a view can be shared.
 
-Each widget is bound with `bind="query-params"` under a short key (`?dates=2026-11-02&dates=2026-11-08&ssid=Shop`),
-so opening a shared link restores the view and a value equal to its default stays out of the URL. The filters
-mean exactly what `presence report`'s options mean: they become one `analytics.filters.Filters`.
+Each widget is bound with `bind="query-params"` under a short key (`?dates=2026-11-02&dates=2026-11-08&ssid=Shop`,
+`?site=Shop%20001&site=Shop%20003`, `?group=Europe`), so opening a shared link restores the view and a value equal
+to its default stays out of the URL. The filters mean exactly what `presence report`'s options mean (`--site`,
+`--group` and `--open-hours` included): they become one `analytics.filters.Filters`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from analytics.filters import Filters
 
 # Query-string keys (short, stable: they are part of every shared link).
 DATES, SSID, MANUFACTURER, AP, ZONE, NO_RANDOMIZED, STAFF = "dates", "ssid", "maker", "ap", "zone", "norandom", "staff"
+SITE, GROUP, OPEN_HOURS = "site", "group", "open"
 DEFAULT_DAYS = 7
 _SELECTION = "presence.selection"
 
@@ -30,6 +32,22 @@ class FilterOptions:
     manufacturers: Sequence[str] = ()
     aps: Mapping[str, str] = field(default_factory=dict)
     zones: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class SiteChoices:
+    """The sites the sidebar offers: every known site in order (data.known_sites), the groups of [[sites]], and
+    whether any site has opening hours (then the "Opening hours only" toggle is shown)."""
+
+    sites: Sequence[str] = ()
+    groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    any_hours: bool = False
+
+    def resolve(self, sites: Sequence[str], group: str | None) -> tuple[str, ...]:
+        """The chosen sites and the group's, in the order known (empty: every site), as `presence report
+        --site ... --group ...` resolves them (store.sites.resolve_sites)."""
+        chosen = {*sites, *(self.groups.get(group, ()) if group else ())}
+        return tuple(name for name in self.sites if name in chosen)
 
 
 @dataclass(frozen=True)
@@ -54,9 +72,18 @@ class Selection:
         return " · ".join([f"{self.first:%a %d %b %Y} – {self.last:%a %d %b %Y}", *self.filter_parts()])
 
     def filter_parts(self) -> list[str]:
-        """Each active filter in words ("ssid Guest", "exclude randomized", "staff shown")."""
-        active = {name: value for name, value in self.filters.as_dict().items() if value}
-        parts = [name.replace("_", " ") if value is True else f"{name} {value}" for name, value in active.items()]
+        """Each active filter in words ("ssid Guest", "exclude randomized", "sites Shop 001, Shop 003", "opening
+        hours only", "staff shown")."""
+        parts = []
+        for name, value in self.filters.as_dict().items():
+            if not value:
+                continue
+            if name == "open_hours":
+                parts.append("opening hours only")
+            elif name == "sites" and isinstance(value, list):
+                parts.append(("site " if len(value) == 1 else "sites ") + ", ".join(value))
+            else:
+                parts.append(name.replace("_", " ") if value is True else f"{name} {value}")
         return [*parts, "staff shown"] if self.include_staff else parts
 
 
@@ -68,15 +95,21 @@ def default_range(first_day: date, last_day: date, today: date) -> tuple[date, d
 
 
 def sidebar(
-    first_day: date, last_day: date, today: date, options_for: Callable[[date, date], FilterOptions]
+    first_day: date,
+    last_day: date,
+    today: date,
+    options_for: Callable[[date, date, tuple[str, ...]], FilterOptions],
+    choices: SiteChoices = SiteChoices(),
 ) -> Selection:
     """Draw the filters in the sidebar and remember the selection for the pages (see `current`).
 
-    first_day..last_day are the site-local days with data, `today` the site's; `options_for(first, last)` gives the
-    values to offer for the chosen range.
+    first_day..last_day are the site-local days with data, `today` the site's; `options_for(first, last, sites)`
+    gives the values to offer for the chosen range and sites (empty: every site); `choices` the sites to offer
+    (no site selector with one site or none).
     """
     bar = st.sidebar
     bar.subheader("Filters")
+    sites = site_selector(choices)
     default_first, default_last = default_range(first_day, last_day, today)
     chosen = bar.date_input(
         "Dates",
@@ -94,7 +127,18 @@ def sidebar(
             f"{default_first:%d %b %Y} – {default_last:%d %b %Y} instead."
         )
         first, last = default_first, default_last
-    options = options_for(first, last)
+    open_hours = (
+        bar.toggle(
+            "Opening hours only",
+            key=OPEN_HOURS,
+            bind="query-params",
+            help="Only the visits that started while their site was open (its [[sites]] hours); a site without "
+            "hours counts as always open.",
+        )
+        if choices.any_hours
+        else False
+    )
+    options = options_for(first, last, sites)
     requested = {key: st.query_params.get(key) for key in (SSID, MANUFACTURER, AP, ZONE)}
     ssid = bar.selectbox(
         "SSID",
@@ -154,6 +198,8 @@ def sidebar(
             ap=options.aps.get(ap_name) if ap_name else None,
             zone=zone,
             exclude_randomized=bool(exclude_randomized),
+            sites=sites,
+            open_hours=bool(open_hours),
         ),
         bool(include_staff),
     )
@@ -167,6 +213,48 @@ def sidebar(
         )
     st.session_state[_SELECTION] = selection
     return selection
+
+
+def site_selector(choices: SiteChoices) -> tuple[str, ...]:
+    """The Sites multiselect and the Group selectbox (when there is more than one site), bound to `?site=` and
+    `?group=`; returns the chosen sites (empty: every site). A site or group in the link that nobody knows is
+    named on the page and not applied, as `presence report --site` refuses it."""
+    bar = st.sidebar
+    requested_sites = [name for name in st.query_params.get_all(SITE) if name]
+    requested_group = st.query_params.get(GROUP) or None
+    chosen: list[str] = []
+    group = None
+    if len(choices.sites) > 1:
+        chosen = bar.multiselect(
+            "Sites",
+            list(choices.sites),
+            key=SITE,
+            bind="query-params",
+            placeholder="All sites",
+            help="One site or several; none chosen counts every site. Each site counts its own days in its own "
+            "time zone.",
+        )
+        if choices.groups:
+            group = bar.selectbox(
+                "Group",
+                list(choices.groups),
+                index=None,
+                key=GROUP,
+                bind="query-params",
+                placeholder="All groups",
+                help="The sites of a group ([[sites]] group), added to the sites chosen above.",
+            )
+    unknown = [f"site “{name}”" for name in requested_sites if name not in choices.sites]
+    if requested_group and requested_group not in choices.groups:
+        unknown.append(f"group “{requested_group}”")
+    if unknown:
+        known = ", ".join(choices.sites) or "none yet"
+        groups = f"; known groups: {', '.join(choices.groups)}" if choices.groups else ""
+        st.warning(
+            f"This link asks for {', '.join(unknown)}, which is not known here (known sites: {known}{groups}); "
+            "it is not applied. Choose one in the sidebar."
+        )
+    return choices.resolve(chosen, group)
 
 
 def current() -> Selection:

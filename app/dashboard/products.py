@@ -7,13 +7,14 @@ Each returns a small frozen dataclass of report dicts and tidy frames (`app.dash
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics import occupancy
@@ -22,24 +23,30 @@ from analytics.filters import Filters
 from analytics.report import (
     VISIT_EXPORT_COLUMNS,
     Analysis,
-    analyse,
     analyse_visits,
     daily_series,
     hour_of_week,
+    report,
     zone_transitions,
 )
-from analytics.zones import ZoneModel, zone_name
+from analytics.zones import zone_name
 from app.commands.export import visit_rows, write_rows
 from app.dashboard import cache, data, tables
 from app.dashboard.data import DatabaseUnavailable, Source
 from devices.manufacturers import short_name
-from store.frames import load_observations, load_visits
+from store.frames import load_visits
 from store.models import APReport, Observation
 from store.queries import ap_reports, local_day_bounds, retired_aps
+from store.sites import clocks_of
+from store.visits import RefreshBusy, VisitsOutOfDate, refresh_visits
+from store.visits.zone_models import load_models
 
 LIVE_REFRESH = timedelta(seconds=30)  # the live panel reruns itself this often
 RECENT = timedelta(hours=4)  # the live line's span
 RECENT_LOAD = RECENT + timedelta(hours=2)  # visits in progress at the line's start began up to this long ago
+# How long a live tick waits for another process's refresh of the stored visits (a report's, a rebuild) before it
+# shows them as they are: a tick comes every LIVE_REFRESH, and a late count is better than none.
+LIVE_REFRESH_WAIT = timedelta(seconds=5)
 LIVE_FREQ_MINUTES = 5
 TYPICAL_FREQ_MINUTES = 15
 TYPICAL_WEEKS = 4
@@ -50,15 +57,15 @@ VISIT_TABLE_ROWS = 2000  # shown on the page; the CSV download has them all
 
 
 @st.cache_data(ttl=data.SPAN_TTL, show_spinner=False, refresh_mode="background")
-def filter_options(src: Source, first: date, last: date) -> dict[str, Any]:
-    """SSIDs, manufacturers and APs (display name -> MAC) heard from the history before `first` up to `last`,
-    and the zones they make.
+def filter_options(src: Source, first: date, last: date, sites: tuple[str, ...] = ()) -> dict[str, Any]:
+    """SSIDs, manufacturers and APs (display name -> MAC) heard from the history before `first` up to `last` at
+    `sites` (empty: every site), and the zones they make.
 
     Read with three DISTINCT queries on the last_seen index, and cached for a minute only: the sidebar is drawn
     before any page, and a new SSID or AP should be offered soon after it is first heard. Manufacturers are their
     short names (devices.manufacturers), as the visits carry them. An AP's display name is its configured name, or
-    its MAC; a name two APs share gets the MAC added. Zones are named after the AP each one hears strongest
-    (analytics.zones), so the AP names are the zone names.
+    its MAC; a name two APs share (the Entrance of every shop of a chain) gets the MAC added. Zones are named after
+    the AP each one hears strongest (analytics.zones), so the AP names are the zone names.
     """
     start, end = local_day_bounds(first, last, src.tz)
     since = start - data.analytics_settings().history
@@ -70,10 +77,13 @@ def filter_options(src: Source, first: date, last: date) -> dict[str, Any]:
                 column = table.c[name]
                 # The last_seen index narrows the scan to the window; DISTINCT keeps the answer small.
                 query = select(column).distinct().where(table.c.last_seen >= since, table.c.last_seen < end)
+                if sites:
+                    query = query.where(table.c.site.in_(sites))
                 values[name] = sorted(value for value in connection.execute(query.where(column.is_not(None))).scalars())
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
-    aps = sorted(set(values["ap_mac"]) | {ap.mac for ap in src.access_points})
+    configured = {ap.mac for ap in src.access_points if not sites or ap.site in sites}
+    aps = sorted(set(values["ap_mac"]) | configured)
     names = {mac: zone_name(mac, src.ap_map) for mac in aps}
     shared = {name for name in names.values() if list(names.values()).count(name) > 1}
     labels = {(f"{name} ({mac})" if name in shared else name): mac for mac, name in names.items()}
@@ -135,14 +145,14 @@ def _proximity(src: Source, first: date, last: date, filters: Filters, now: dict
     if first != last:
         return tables.proximity_daily(now)
     day = cache.analysis_of(src, first, last, filters, complete=True)
-    return tables.proximity_hourly(day.window_visits, src.tz, first)
+    return tables.proximity_hourly(day.window_visits, day.tz, first)
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
 def visit_list(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> pd.DataFrame:
     """The selection's visits of the given categories ("visitor", "passerby", "staff"), newest first."""
     current = cache.analysis_of(src, first, last, filters, complete=True)
-    return tables.visit_table(current.window_visits, src.tz, categories)
+    return tables.visit_table(current.window_visits, current.tz, categories)
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
@@ -195,6 +205,68 @@ def trends(src: Source, first: date, last: date, filters: Filters) -> Trends:
     )
 
 
+# --- sites -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SitesView:
+    """What the Sites page shows: every site side by side, and the groups' subtotals with the total."""
+
+    sites: pd.DataFrame  # tables.site_table: one row per site
+    groups: pd.DataFrame  # the same columns: one row per group ([[sites]] group), then "All sites"
+    days: tuple[date, ...]  # the days of each row's daily_visitors (each site's own local days)
+
+
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
+def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesView:
+    """Each site's figures for first..last and for the period of equal length before, from ONE analysis per
+    period (`per_site`: every site's own counts in one pass), each site's days in its own time zone; groups
+    add their sites up."""
+    days = (last - first).days + 1
+    previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
+    scope = list(filters.sites) or data.known_sites(src)
+    now = cache.analysis_of(src, first, last, filters, per_site=True)
+    before = cache.analysis_of(src, previous_first, previous_last, filters, per_site=True)
+    now_reports, before_reports = _site_reports(now, scope), _site_reports(before, scope)
+    rows = [
+        tables.site_row(site, src.site(site).group, src.site(site).timezone, now_reports[site], before_reports[site])
+        for site in scope
+    ]
+    groups = {group: [site for site in members if site in now_reports] for group, members in src.groups().items()}
+    subtotals = [
+        tables.site_row(
+            group,
+            None,
+            "",
+            _subtotal(now, [now_reports[site] for site in members], members),
+            _subtotal(before, [before_reports[site] for site in members], members),
+        )
+        for group, members in groups.items()
+        if members
+    ]
+    total = tables.site_row(tables.ALL_SITES, None, "", report(now), report(before))
+    return SitesView(
+        sites=tables.site_table(rows),
+        groups=tables.site_table([*subtotals, total]),
+        days=tuple(day.date() for day in now.days),
+    )
+
+
+def _site_reports(analysis: Analysis, scope: list[str]) -> dict[str, dict[str, Any]]:
+    """The `presence report --site` dict of every site in `scope` (a site without visits included, all zero)."""
+    if analysis.site_counts is None:  # one site in scope: window_analysis counted it alone, as its total
+        return {site: report(analysis) for site in scope[:1]}
+    return {site: report(analysis.for_site(site)) for site in scope}
+
+
+def _subtotal(analysis: Analysis, reports: list[dict[str, Any]], members: list[str]) -> dict[str, Any]:
+    """A group's figures as `presence report --group` counts them: its sites' visitors, passersby and repeat
+    visitors added up (a device counts once per site, in every figure), the capture rate of those sums, and the
+    median dwell of all its visitors' visits (a median of medians would not be one)."""
+    visits = analysis.visitor_visits
+    return tables.subtotal(reports, visits.loc[visits["site"].isin(members), "dwell_minutes"])
+
+
 # --- zones -------------------------------------------------------------------------------------------------------
 
 
@@ -228,23 +300,35 @@ def zone_view(src: Source, first: date, last: date, filters: Filters) -> ZoneVie
 
 def _zone_transitions(src: Source, first: date, last: date, filters: Filters, current: Analysis) -> pd.DataFrame:
     """Zone-to-zone moves of the window's visitors. An analysis of stored visits carries no moves (the report has
-    no use for them), so they are loaded here with the window's visits; the visits were refreshed for `current`."""
-    start, end = local_day_bounds(first, last, src.tz)
+    no use for them), so they are loaded here with the window's visits (each site's own days, as `current`'s); the
+    visits were refreshed for `current`."""
+    start, end = current.window_start.to_pydatetime(), current.window_end.to_pydatetime()
     try:
         stored = load_visits(
             data.engine(src.database_url),
             start,
             end,
             data.analytics_settings(),
-            tz=src.tz,
+            tz=current.tz,
             complete=True,
             filters=filters,
             moves=True,
+            clocks=current.clocks,
+            dates=current.dates,
         )
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
     moved = analyse_visits(
-        stored.visits, start, end, data.analytics_settings(), filters, src.tz, stored.device_counts, stored.moves
+        stored.visits,
+        start,
+        end,
+        data.analytics_settings(),
+        filters,
+        current.tz,
+        stored.device_counts,
+        stored.moves,
+        current.clocks,
+        current.dates,
     )
     return zone_transitions(moved)
 
@@ -256,34 +340,59 @@ def _zone_transitions(src: Source, first: date, last: date, filters: Filters, cu
 class LiveHistory:
     """What the live panel compares with, computed from the TYPICAL_WEEKS weeks before today."""
 
-    typical: pd.DataFrame  # weekday, minute, visitors
+    typical: pd.DataFrame  # weekday, minute, visitors: every site in scope together, in the scope's time zone
+    site_typical: dict[str, pd.DataFrame]  # the same per site, in the site's own time zone (several sites only)
     staff: frozenset[tuple[str, str]]  # (site, device) of staff, by analytics' staff rule
     computed_at: datetime
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Learning what a usual day looks like…", refresh_mode="background")
 def live_history(src: Source, today: date, filters: Filters) -> LiveHistory:
-    """Typical occupancy per weekday and 15 minutes, and the staff devices, from the weeks before today.
+    """Typical occupancy per weekday and 15 minutes (of the scope, and of each site when there are several), and
+    the staff devices, from the weeks before today.
 
     Cached for HISTORY_TTL and refreshed in the background: a live tick never waits for it after the first.
     """
     first, last = today - timedelta(weeks=TYPICAL_WEEKS), today - timedelta(days=1)
     history = cache.analysis_of(src, first, last, filters)
-    samples = occupancy.occupancy_series(
-        history.visitor_visits, history.window_start, history.window_end, src.tz, f"{TYPICAL_FREQ_MINUTES}min"
-    )
-    today_start, today_end = local_day_bounds(today, today, src.tz)
+    frequency = f"{TYPICAL_FREQ_MINUTES}min"
+    visits = history.visitor_visits
+    samples = occupancy.occupancy_series(visits, history.window_start, history.window_end, history.tz, frequency)
+    scope = _scope(src, filters)
+    site_typical = {}
+    if len(scope) > 1:
+        for site in scope:
+            low, high = _site_window(history, site)
+            site_samples = occupancy.occupancy_series(
+                visits.loc[visits["site"] == site], low, high, src.site(site).tz, frequency
+            )
+            site_typical[site] = tables.typical_occupancy(site_samples)
+    today_start, today_end = local_day_bounds(today, today, src.scope_tz(scope))
     staff = staff_devices(history.visits, today_start, today_end, data.analytics_settings())
     return LiveHistory(
         typical=tables.typical_occupancy(samples),
+        site_typical=site_typical,
         staff=frozenset((str(site), str(device)) for site, device in staff),
         computed_at=data.clock(),
     )
 
 
+def _scope(src: Source, filters: Filters) -> list[str]:
+    """The sites a view covers: those chosen, else every known site."""
+    return list(filters.sites) or data.known_sites(src)
+
+
+def _site_window(analysis: Analysis, site: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC window of `site`'s own days in an analysis of site days (analytics.clocks), else the analysis's."""
+    if analysis.clocks is not None and analysis.dates is not None:
+        low, high = analysis.clocks.clock(site).bounds(*analysis.dates)
+        return pd.Timestamp(low), pd.Timestamp(high)
+    return analysis.window_start, analysis.window_end
+
+
 @dataclass(frozen=True)
 class Live:
-    """The live panel at one moment."""
+    """The live panel at one moment: of one site (`site`), or of several side by side (`sites`)."""
 
     now: datetime
     inside: int
@@ -292,6 +401,21 @@ class Live:
     recent: pd.DataFrame
     aps: pd.DataFrame
     learning: bool  # history is still being computed: no typical values yet, staff not told apart
+    timezone: str = "UTC"  # the time the page shows: the site's, or the sites' when they share one
+    site: str | None = None  # the one site shown (None: several)
+    capacity: int | None = None  # the one site's [[sites]] capacity
+    sites: pd.DataFrame = field(default_factory=pd.DataFrame)  # several sites: tables.live_sites
+    stale: bool = False  # the stored visits could not be brought up to date in time (another refresh ran)
+
+    @property
+    def share_used(self) -> float | None:
+        """Visitors inside as a share of the site's capacity (None without one)."""
+        return tables.capacity_share(self.inside, self.capacity)
+
+    @property
+    def capacity_level(self) -> str | None:
+        """ "ok", "near" (>= 80 % of capacity) or "over" (>= 100 %); None without a capacity."""
+        return tables.capacity_level(self.inside, self.capacity)
 
     @property
     def silent_aps(self) -> list[str]:
@@ -311,7 +435,9 @@ class Live:
 
 def live(src: Source, filters: Filters) -> Live:
     """Visitors inside now (heard within the analytics' live window), per zone, the last hours against typical,
-    and each AP's last report. Only the last RECENT_LOAD of observations is read; history comes from the cache.
+    and each AP's last report; with several sites in scope, each site's too. Read from the stored visits of the
+    last RECENT_LOAD (brought up to date first, zoned by the stored zone models: a tick never fits one); history
+    comes from the cache.
 
     On a server that warms up (`presence dashboard`), the very first tick does not wait for the history: it shows
     the count at once and the history follows on a later tick.
@@ -340,53 +466,151 @@ def _tick(now: datetime) -> datetime:
 
 @st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False, hash_funcs={LiveHistory: lambda history: history.computed_at})
 def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | None) -> Live:
-    tz = src.tz
     settings = data.analytics_settings()
-    start = now - RECENT_LOAD
-    try:
-        recent = load_observations(data.engine(src.database_url), start, now, history=timedelta(0))
-    except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
-    current = analyse(recent, start, now, settings, filters, tz, src.ap_map)
-    visits = current.visitor_visits
+    scope = _scope(src, filters)
+    tz = src.scope_tz(scope)
+    visits, stale = _recent_visitor_visits(src, filters, now, tz)
     if history is not None and history.staff and len(visits):
         is_staff = pd.MultiIndex.from_frame(visits[PARTY]).isin(list(history.staff))
         visits = visits.loc[~is_staff]
     inside, zones = occupancy.live_occupancy(visits, now, settings.live_window)
     line = occupancy.occupancy_series(visits, now - RECENT, now, tz, f"{LIVE_FREQ_MINUTES}min")
     typical = history.typical if history is not None else tables.typical_occupancy(pd.Series(dtype="float64"))
-    slot = pd.DatetimeIndex([pd.Timestamp(now).tz_convert(tz).tz_localize(None)])
-    typical_now = tables.typical_at(typical, slot, TYPICAL_FREQ_MINUTES)[0]
-    last_seen = pd.concat([_ap_last_reports(src), recent.groupby("ap_mac")["last_seen"].max()])
-    last_seen = last_seen.groupby(level=0).max()
-    names = {ap.mac: ap.name for ap in src.access_points}
+    typical_now = _typical_now(typical, now, tz)
+    aps = _ap_table(src, filters, now, tz)
+    one = scope[0] if len(scope) == 1 else None
+    sites = pd.DataFrame()
+    if one is None:
+        sites = tables.live_sites(
+            scope,
+            groups={site: src.site(site).group for site in scope},
+            inside={
+                site: occupancy.live_occupancy(visits.loc[visits["site"] == site], now, settings.live_window)[0]
+                for site in scope
+            },
+            typical={
+                site: _typical_now(history.site_typical[site], now, src.site(site).tz)
+                if history is not None and site in history.site_typical
+                else None
+                for site in scope
+            },
+            capacity={site: src.site(site).capacity for site in scope},
+            silent=aps,
+        )
     return Live(
         now=now,
         inside=inside,
-        typical_now=None if pd.isna(typical_now) else float(typical_now),
-        per_zone=tables.per_zone(zones, _zone_names(current.zone_model)),
+        typical_now=typical_now,
+        per_zone=tables.per_zone(zones, _zone_names(src, one) if one is not None else ()),
         recent=tables.recent_with_typical(line, typical, TYPICAL_FREQ_MINUTES),
-        aps=tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz, _retired_aps(src)),
+        aps=aps,
         learning=history is None,
+        timezone=str(tz),
+        site=one,
+        capacity=src.site(one).capacity if one is not None else None,
+        sites=sites,
+        stale=stale,
     )
 
 
-def _ap_last_reports(src: Source) -> pd.Series:
-    """When each AP last posted a report (UTC), empty lists included: the receiver's own record of it."""
+def _typical_now(typical: pd.DataFrame, now: datetime, tz: ZoneInfo) -> float | None:
+    """The typical occupancy at `now`'s weekday and quarter-hour in `tz` (None where history has none)."""
+    slot = pd.DatetimeIndex([pd.Timestamp(now).tz_convert(tz).tz_localize(None)])
+    value = tables.typical_at(typical, slot, TYPICAL_FREQ_MINUTES)[0]
+    return None if pd.isna(value) else float(value)
+
+
+def _recent_visitor_visits(src: Source, filters: Filters, now: datetime, tz: ZoneInfo) -> tuple[pd.DataFrame, bool]:
+    """The visitor visits (qualifying, not staff) that began within RECENT_LOAD before `now`, from the stored
+    visits: brought up to date first (`refresh_visits`, which merges only the observations since the last refresh),
+    each placed in its zone (`last_zone`) by the site's stored zone model. True with them when another process's
+    refresh held the visits for longer than LIVE_REFRESH_WAIT: they are then as of that process's last one."""
+    settings, analytics_settings = data.settings(), data.analytics_settings()
+    engine = data.engine(src.database_url)
+    start = now - RECENT_LOAD
+    clocks = clocks_of(settings)  # each site's opening hours and day start
+    stale = False
+    try:
+        try:
+            refresh_visits(engine, settings, analytics_settings, wait=LIVE_REFRESH_WAIT)
+        except RefreshBusy:
+            stale = True
+        stored = load_visits(
+            engine, start, now, analytics_settings, tz=tz, complete=True, filters=filters, clocks=clocks
+        )
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    except VisitsOutOfDate as exc:
+        raise DatabaseUnavailable(f"the stored visits of {src.display_url} are not usable: {exc}") from exc
+    current = analyse_visits(stored.visits, start, now, analytics_settings, filters, tz, None, None, clocks)
+    return current.visitor_visits, stale
+
+
+def _ap_table(src: Source, filters: Filters, now: datetime, tz: ZoneInfo) -> pd.DataFrame:
+    """Every AP's last report (the receiver's record of its last POST, an empty list counts) or latest observation,
+    with its site; only the chosen sites' APs when sites are chosen."""
+    reports = _ap_reports(src)
+    observed = _ap_last_observed(src, now - RECENT_LOAD, now)
+    times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
+    last_report = pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
+    last_seen = pd.concat([last_report, observed["last_seen"]]).groupby(level=0).max()
+    site_of = {
+        **{str(mac): str(site) for mac, site in observed["site"].items()},
+        **{report["ap_mac"]: report["site"] for report in reports},
+        **{ap.mac: ap.site for ap in src.access_points},
+    }
+    names = {ap.mac: ap.name for ap in src.access_points}
+    aps = tables.ap_status(last_seen, names, now, AP_SILENT_AFTER, tz, _retired_aps(src), site_of)
+    if filters.sites:
+        aps = aps.loc[aps["site"].isin(list(filters.sites))].reset_index(drop=True)
+    return aps
+
+
+def _ap_reports(src: Source) -> list[dict[str, Any]]:
+    """Every AP's row of the receiver's record of its POSTs (ap_report), empty lists included."""
     try:
         eng = data.engine(src.database_url)
         if not inspect(eng).has_table(APReport.__tablename__):
-            return pd.Series(dtype="datetime64[ns, UTC]")
-        reports = ap_reports(eng)
+            return []
+        return ap_reports(eng)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
-    times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
-    return pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
 
 
-def _zone_names(model: ZoneModel) -> set[str]:
-    """Every zone the live analysis can place a visitor in, for cards that show 0 when a zone is empty."""
-    return {name for site in model.sites.values() for name in site.cluster_zones}
+def _ap_last_observed(src: Source, since: datetime, now: datetime) -> pd.DataFrame:
+    """Per AP MAC (index): its site and its latest observation in [since, now] (UTC), for a database whose
+    receiver's record of POSTs lacks an AP. One grouped query on the last_seen index: no rows are read."""
+    table = Observation.__table__  # type: ignore[attr-defined]
+    query = (
+        select(table.c.ap_mac, table.c.site, func.max(table.c.last_seen))
+        .where(table.c.last_seen >= since, table.c.last_seen <= now)
+        .group_by(table.c.ap_mac, table.c.site)
+    )
+    try:
+        with data.engine(src.database_url).connect() as connection:
+            rows = connection.execute(query).all()
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    frame = pd.DataFrame(
+        {
+            "site": [row[1] for row in rows],
+            "last_seen": pd.to_datetime([data.aware(row[2]) for row in rows], utc=True),
+        },
+        index=[row[0] for row in rows],
+    )
+    return frame.astype({"last_seen": "datetime64[ns, UTC]"}).groupby(level=0).agg({"site": "last", "last_seen": "max"})
+
+
+def _zone_names(src: Source, site: str) -> set[str]:
+    """Every zone the site's stored zone model can place a visitor in, for cards that show 0 when a zone is
+    empty (a site without a fitted model yet: none)."""
+    try:
+        model = load_models(data.engine(src.database_url)).get(site)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    if model is None or not model.fitted:
+        return set()
+    return set(model.zones(src.ap_map).cluster_zones)
 
 
 def _retired_aps(src: Source) -> list[str]:
@@ -419,5 +643,5 @@ def _warm(state: cache.WarmUps, key: tuple[Source, date, date]) -> None:
     visit_list(src, first, last, everything, ("visitor",))
     zone_view(src, first, last, everything)
     trends(src, first, last, everything)
-
-
+    if len(data.known_sites(src)) > 1:
+        sites_view(src, first, last, everything)

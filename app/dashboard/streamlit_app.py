@@ -30,9 +30,13 @@ st.set_page_config(page_title="Presence", page_icon=str(ICON) if ICON.exists() e
 ui.style()
 
 
-def _pages() -> list[st.Page]:
+def _pages(*, chain: bool = True) -> list[st.Page]:
+    """The pages; the Sites page only for a chain (more than one site known), but always before the login, so a
+    shared link to /sites resolves."""
+    sites = [st.Page(PAGES / "sites.py", title="Sites", icon=":material/storefront:")] if chain else []
     return [
         st.Page(PAGES / "live.py", title="Live", icon=":material/sensors:", default=True),
+        *sites,
         st.Page(PAGES / "visitors.py", title="Visitors", icon=":material/groups:"),
         st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
         st.Page(PAGES / "zones.py", title="Zones", icon=":material/grid_view:"),
@@ -49,7 +53,11 @@ def _counts(*, default: bool = False) -> st.Page:
 
 
 def _options(src: data.Source):
-    return lambda first, last: filters.FilterOptions(**products.filter_options(src, first, last))
+    return lambda first, last, sites: filters.FilterOptions(**products.filter_options(src, first, last, sites))
+
+
+def _site_choices(src: data.Source) -> filters.SiteChoices:
+    return filters.SiteChoices(data.known_sites(src), src.groups(), any(site.hours for site in src.sites))
 
 
 def main() -> None:
@@ -81,10 +89,15 @@ def dashboard() -> None:
     if held.empty:
         st.navigation([_get_started()]).run()
         return
-    page = st.navigation([_counts(default=True)] if src.count_only else _pages())
-    options = (lambda first, last: filters.FilterOptions()) if src.count_only else _options(src)
     try:
-        selection = filters.sidebar(held.first_day, held.last_day, data.today(src), options)
+        choices = filters.SiteChoices() if src.count_only else _site_choices(src)
+    except data.DatabaseUnavailable as exc:
+        ui.database_unreachable(exc)
+        return
+    page = st.navigation([_counts(default=True)] if src.count_only else _pages(chain=len(choices.sites) > 1))
+    options = (lambda first, last, sites: filters.FilterOptions()) if src.count_only else _options(src)
+    try:
+        selection = filters.sidebar(held.first_day, held.last_day, data.today(src), options, choices)
         if WARM_UP_FLAG in sys.argv:
             products.warm_up(src, selection.first, selection.last)
         page.run()

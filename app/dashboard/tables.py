@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.classify import PARTY
+from analytics.dwell import dwell_stats
 from app.dashboard.charts import PROXIMITY_ORDER, WEEKDAYS
 
 LOYALTY_LABELS = {"first_time": "First time", "occasional": "Occasional", "weekly": "Weekly", "daily": "Daily"}
@@ -103,10 +104,12 @@ def ap_status(
     silent_after: timedelta,
     tz: tzinfo,
     retired: Collection[str] = (),
+    sites: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per AP (those in `last_seen` and those configured in `names`): name, MAC, its last report, minutes
     since, and whether it has gone silent (no report for longer than `silent_after`, or never); a `retired` AP
-    (`presence aps retire`) is marked so and never silent.
+    (`presence aps retire`) is marked so and never silent. With `sites` (AP MAC -> site), a site column too,
+    and the rows by site within silent and reporting.
 
     last_seen: the latest observation time (UTC) per AP MAC.
     """
@@ -124,7 +127,63 @@ def ap_status(
     frame["retired"] = frame["mac"].isin(list(retired))
     frame["silent"] = ~(frame["minutes_ago"] <= silent_after.total_seconds() / 60) & ~frame["retired"]
     frame["status"] = np.select([frame["retired"], frame["silent"]], ["retired", "⚠ silent"], "✓ reporting")
-    return frame.sort_values(["silent", "name"], ascending=[False, True], ignore_index=True)
+    if sites is None:
+        return frame.sort_values(["silent", "name"], ascending=[False, True], ignore_index=True)
+    frame["site"] = [sites.get(mac, "") for mac in macs]
+    return frame.sort_values(["silent", "site", "name"], ascending=[False, True, True], ignore_index=True)
+
+
+# Capacity: the share of a site's [[sites]] capacity in use at which Live turns amber, and red.
+CAPACITY_NEAR, CAPACITY_FULL = 0.8, 1.0
+CAPACITY_STATUS = {"ok": "", "near": "near capacity", "over": "at or over capacity"}
+
+
+def capacity_share(inside: int, capacity: int | None) -> float | None:
+    """Visitors inside as a share of the capacity (None without one)."""
+    return None if not capacity else inside / capacity
+
+
+def capacity_level(inside: int, capacity: int | None) -> str | None:
+    """ "over" from CAPACITY_FULL of the capacity, "near" from CAPACITY_NEAR, else "ok"; None without a capacity."""
+    share = capacity_share(inside, capacity)
+    if share is None:
+        return None
+    return "over" if share >= CAPACITY_FULL else "near" if share >= CAPACITY_NEAR else "ok"
+
+
+def live_sites(
+    sites: Sequence[str],
+    *,
+    groups: Mapping[str, str | None],
+    inside: Mapping[str, int],
+    typical: Mapping[str, float | None],
+    capacity: Mapping[str, int | None],
+    silent: pd.DataFrame,
+) -> pd.DataFrame:
+    """Live for several sites, one row per site in the order given: site, group, inside (now), typical (for
+    this weekday and quarter-hour at the site), capacity, share (of the capacity in use), level and status (see
+    `capacity_level`), and the site's silent APs (`ap_status` rows with a site column) by name."""
+    quiet = silent.loc[silent["silent"]] if "site" in silent else silent.iloc[0:0]
+    rows = []
+    for site in sites:
+        level = capacity_level(inside.get(site, 0), capacity.get(site))
+        names = quiet.loc[quiet["site"] == site, "name"].tolist() if len(quiet) else []
+        rows.append(
+            {
+                "site": site,
+                "group": groups.get(site),
+                "inside": int(inside.get(site, 0)),
+                "typical": typical.get(site),
+                "capacity": capacity.get(site),
+                "share": capacity_share(inside.get(site, 0), capacity.get(site)),
+                "level": level,
+                "status": CAPACITY_STATUS.get(level or "", ""),
+                "silent_aps": ", ".join(names),
+            }
+        )
+    columns = ["site", "group", "inside", "typical", "capacity", "share", "level", "status", "silent_aps"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"inside": "int64", "typical": "float64", "capacity": "Int64", "share": "float64"})
 
 
 def per_zone(counts: pd.Series, zones: Collection[str] = ()) -> pd.DataFrame:
@@ -241,6 +300,95 @@ def visit_table(window_visits: pd.DataFrame, tz: tzinfo, categories: Sequence[st
             "site": visits["site"].to_numpy(),
         }
     )
+
+
+# --- sites -------------------------------------------------------------------------------------------------------
+
+ALL_SITES = "All sites"
+# The figures of the Sites page, each with its kind (app.dashboard.numbers), in the order shown.
+SITE_FIGURES = {
+    "visitors": "count",
+    "passersby": "count",
+    "capture_rate": "percent",
+    "median_dwell_minutes": "minutes",
+    "repeat_visitors": "count",
+}
+
+
+def site_row(
+    name: str, group: str | None, timezone: str, now: Mapping[str, Any], before: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One row of the Sites page from two report dicts (the period and the one before it): the figures, each
+    with its change (None when either is unknown), and the daily visitors for the sparkline."""
+    current, previous = kpis(now), kpis(before)
+    row: dict[str, Any] = {"site": name, "group": group, "timezone": timezone}
+    for key in SITE_FIGURES:
+        row[key] = current[key]
+        row[f"{key}_change"] = _rounded_change(current[key], previous[key], SITE_FIGURES[key])
+    row["daily_visitors"] = [int(day["visitors"]) for day in now["daily"]]
+    return row
+
+
+def _rounded_change(current: float | None, previous: float | None, kind: str) -> float | None:
+    difference = change(current, previous)
+    if difference is None:
+        return None
+    return round(difference, 4 if kind == "percent" else 2)
+
+
+def site_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of `site_row` as a frame, with the columns in a fixed order (empty: the columns alone)."""
+    columns = ["site", "group", "timezone"]
+    for key in SITE_FIGURES:
+        columns += [key, f"{key}_change"]
+    frame = pd.DataFrame(list(rows), columns=[*columns, "daily_visitors"])
+    rates = ("capture_rate", "median_dwell_minutes")
+    floats = [key for key in frame.columns if key.endswith("_change") or key in rates]
+    return frame.astype(dict.fromkeys(floats, "float64"))
+
+
+def subtotal(reports: Sequence[Mapping[str, Any]], dwell_minutes: pd.Series) -> dict[str, Any]:
+    """The report figures of several sites together: visitors, passersby, connected and repeat visitors added up
+    (each counts a device once per site), the capture rate of the sums, the median of `dwell_minutes` (every
+    visitor visit of those sites), and the daily rows added up by date. Rounded as the report rounds."""
+    visitors = sum(int(entry["visitors"]) for entry in reports)
+    passersby = sum(int(entry["passersby"]) for entry in reports)
+    total = visitors + passersby
+    median = dwell_stats(dwell_minutes)["median"]
+    daily: dict[str, dict[str, int]] = {}
+    for entry in reports:
+        for day in entry["daily"]:
+            summed = daily.setdefault(day["date"], {"visitors": 0})
+            summed["visitors"] += int(day["visitors"])
+    return {
+        "visitors": visitors,
+        "passersby": passersby,
+        "connected": sum(int(entry["connected"]) for entry in reports),
+        "capture_rate": round(visitors / total, 4) if total else None,
+        "dwell_minutes": {"median": None if median is None else round(median, 2)},
+        "repeat_visitors": sum(int(entry["repeat_visitors"]) for entry in reports),
+        "daily": [{"date": day, **values} for day, values in sorted(daily.items())],
+    }
+
+
+def sites_shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Sites table for people: capture rates in percent and their changes in percentage points."""
+    return frame.assign(
+        capture_rate=frame["capture_rate"] * 100, capture_rate_change=frame["capture_rate_change"] * 100
+    )
+
+
+def sites_csv(sites: pd.DataFrame, groups: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
+    """The Sites page's figures in one flat table: every site, then every group and the total (`row` says
+    which), in the report's units (capture rate 0..1), with one column of visitors per day."""
+    parts = [sites.assign(row="site"), groups.assign(row=np.where(groups["site"] == ALL_SITES, "total", "group"))]
+    frame = pd.concat(parts, ignore_index=True)
+    daily = pd.DataFrame(
+        [list(values) + [None] * (len(days) - len(values)) for values in frame["daily_visitors"]],
+        columns=[f"visitors {day.isoformat()}" for day in days],
+    )
+    columns = ["row", *(key for key in sites.columns if key != "daily_visitors")]
+    return pd.concat([frame.loc[:, columns].reset_index(drop=True), daily], axis=1)
 
 
 # --- trends ------------------------------------------------------------------------------------------------------

@@ -7,22 +7,35 @@ show a number the same way.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 import vl_convert
 
-from app.dashboard import charts
+from app.dashboard import charts, tables
 from app.dashboard.numbers import FORMATS, count, delta, minutes, percent, unchanged  # noqa: F401  (pages use ui.*)
 
-# Larger numbers on the live panel, and KPI cards that keep their size on a phone.
+# Larger numbers on the live panel, and KPI cards that keep their size on a phone; the capacity card amber or red.
 _CSS = """
 <style>
 .st-key-live-now [data-testid="stMetricValue"] { font-size: 4.5rem; line-height: 1.1; }
 .st-key-live-now [data-testid="stMetricLabel"] p { font-size: 1.2rem; }
+.st-key-capacity-near { background: #fff4d6; border-left: 0.4rem solid #f0a020; padding: 0.5rem 0.75rem;
+  border-radius: 0.5rem; }
+.st-key-capacity-over { background: #fde2e1; border-left: 0.4rem solid #d93025; padding: 0.5rem 0.75rem;
+  border-radius: 0.5rem; }
 </style>
 """
+# Capacity levels (app.dashboard.tables.capacity_level): badge colour, words, and the table cell's background.
+BadgeColour = Literal["green", "orange", "red"]
+CAPACITY_BADGES: dict[str, tuple[BadgeColour, str, str]] = {
+    "ok": ("green", "Below capacity", ":material/check_circle:"),
+    "near": ("orange", "Near capacity", ":material/warning:"),
+    "over": ("red", "At or over capacity", ":material/block:"),
+}
+CAPACITY_CELLS = {"near": "background-color: #ffe4a3", "over": "background-color: #f8b4b0"}
 
 
 def style() -> None:
@@ -37,19 +50,59 @@ def versus_typical(inside: int, typical: float | None) -> str | None:
     return "as usual" if difference == 0 else f"{difference:+d} vs typical"
 
 
-def live_count(inside: int, typical: float | None) -> None:
+def live_count(inside: int, typical: float | None, *, several: bool = False) -> None:
     """The live panel's big number, with its difference from the typical count (no arrow when as usual)."""
     versus = versus_typical(inside, typical)
     plain = versus in (None, "as usual")
     with st.container(key="live-now"):
         st.metric(
-            "In the store now",
+            "In the stores now" if several else "In the store now",
             count(inside),
             delta=versus,
             delta_color="off" if plain else "normal",
             delta_arrow="off" if plain else "auto",
-            help="Visitors (not staff, not passersby) heard within the last 10 minutes.",
+            help="Visitors (not staff, not passersby) heard within the last 10 minutes"
+            + (", at every site shown together." if several else "."),
         )
+
+
+def capacity(inside: int, limit: int) -> None:
+    """The share of the site's capacity in use: amber from 80 %, red from 100 % (tables.capacity_level)."""
+    share = tables.capacity_share(inside, limit) or 0.0
+    level = tables.capacity_level(inside, limit) or "ok"
+    colour, words, icon = CAPACITY_BADGES[level]
+    with st.container(key=f"capacity-{level}"):
+        st.metric(
+            "Capacity used",
+            f"{share * 100:.0f} %",
+            help=f"Visitors inside now against the site's capacity ({count(limit)} people, [[sites]] capacity); "
+            f"amber from {tables.CAPACITY_NEAR:.0%}, red from {tables.CAPACITY_FULL:.0%}.",
+        )
+        st.progress(min(share, 1.0), text=f"{count(inside)} of {count(limit)}")
+        st.badge(words, color=colour, icon=icon)
+
+
+def live_sites(frame: pd.DataFrame) -> None:
+    """Live for several sites: a table of each site's count now against typical, capacity and silent APs, the
+    capacity cell amber or red (with the words in the Status column, for those who cannot tell the colours)."""
+    styled = frame.style.apply(
+        lambda column: [CAPACITY_CELLS.get(level or "", "") for level in frame["level"]], subset=["share"]
+    )
+    st.dataframe(
+        styled,
+        hide_index=True,
+        column_order=["site", "inside", "typical", "capacity", "share", "status", "silent_aps", "group"],
+        column_config={
+            "site": st.column_config.TextColumn("Site"),
+            "group": st.column_config.TextColumn("Group"),
+            "inside": st.column_config.NumberColumn("Inside now", format="%d"),
+            "typical": st.column_config.NumberColumn("Typical now", format="%.0f"),
+            "capacity": st.column_config.NumberColumn("Capacity", format="%d"),
+            "share": st.column_config.NumberColumn("Capacity used", format="percent"),
+            "status": st.column_config.TextColumn("Status"),
+            "silent_aps": st.column_config.TextColumn("Silent APs"),
+        },
+    )
 
 
 def kpi(
