@@ -215,6 +215,7 @@ class SitesView:
     sites: pd.DataFrame  # tables.site_table: one row per site
     groups: pd.DataFrame  # the same columns: one row per group ([[sites]] group), then "All sites"
     days: tuple[date, ...]  # the days of each row's daily_visitors (each site's own local days)
+    compared: bool = True  # False when the period before lies before the first day with data: no changes then
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
@@ -228,8 +229,17 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
     now = cache.analysis_of(src, first, last, filters, per_site=True)
     before = cache.analysis_of(src, previous_first, previous_last, filters, per_site=True)
     now_reports, before_reports = _site_reports(now, scope), _site_reports(before, scope)
+    # A period before the first observation is not one without visitors: nothing to compare with then.
+    first_day = data.span(src).first_day
+    compared = first_day is None or previous_last >= first_day
     rows = [
-        tables.site_row(site, src.site(site).group, src.site(site).timezone, now_reports[site], before_reports[site])
+        tables.site_row(
+            site,
+            src.site(site).group,
+            src.site(site).timezone,
+            now_reports[site],
+            before_reports[site] if compared else None,
+        )
         for site in scope
     ]
     groups = {group: [site for site in members if site in now_reports] for group, members in src.groups().items()}
@@ -239,16 +249,17 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
             None,
             "",
             _subtotal(now, [now_reports[site] for site in members], members),
-            _subtotal(before, [before_reports[site] for site in members], members),
+            _subtotal(before, [before_reports[site] for site in members], members) if compared else None,
         )
         for group, members in groups.items()
         if members
     ]
-    total = tables.site_row(tables.ALL_SITES, None, "", report(now), report(before))
+    total = tables.site_row(tables.ALL_SITES, None, "", report(now), report(before) if compared else None)
     return SitesView(
         sites=tables.site_table(rows),
         groups=tables.site_table([*subtotals, total]),
         days=tuple(day.date() for day in now.days),
+        compared=compared,
     )
 
 

@@ -316,11 +316,13 @@ SITE_FIGURES = {
 
 
 def site_row(
-    name: str, group: str | None, timezone: str, now: Mapping[str, Any], before: Mapping[str, Any]
+    name: str, group: str | None, timezone: str, now: Mapping[str, Any], before: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """One row of the Sites page from two report dicts (the period and the one before it): the figures, each
-    with its change (None when either is unknown), and the daily visitors for the sparkline."""
-    current, previous = kpis(now), kpis(before)
+    """One row of the Sites page from two report dicts (the period and the one before it, None when there is
+    nothing to compare with): the figures, each with its change (None when either is unknown), and the daily
+    visitors for the sparkline."""
+    current = kpis(now)
+    previous = kpis(before) if before is not None else dict.fromkeys(current)
     row: dict[str, Any] = {"site": name, "group": group, "timezone": timezone}
     for key in SITE_FIGURES:
         row[key] = current[key]

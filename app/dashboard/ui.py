@@ -91,7 +91,8 @@ def live_sites(frame: pd.DataFrame) -> None:
     st.dataframe(
         styled,
         hide_index=True,
-        column_order=["site", "inside", "typical", "capacity", "share", "status", "silent_aps", "group"],
+        # What a phone shows first: the site, its count and how full it is.
+        column_order=["site", "inside", "share", "typical", "capacity", "status", "silent_aps", "group"],
         column_config={
             "site": st.column_config.TextColumn("Site"),
             "group": st.column_config.TextColumn("Group"),

@@ -15,13 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
 from app.dashboard import filters
 from tests.dashboard.conftest import PRESENCE, Shop, clean_env, write_config
+from tests.dashboard.test_sites import DAYS as CHAIN_DAYS
+from tests.dashboard.test_sites import Chain, build_chain
 from tests.servers import free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -337,3 +340,122 @@ def test_a_missing_browser_skips_here_and_fails_in_ci(monkeypatch: pytest.Monkey
         monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="apt-get install chromium"):
         require_chromium()
+
+
+# --- a chain -----------------------------------------------------------------------------------------------------
+
+SITES_PAGE = ("Sites", 0)  # its figures are tables (sparklines included), no Vega charts
+
+
+@pytest.fixture(scope="module")
+def simulated_chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    """The chain of test_sites (three shops, two time zones), made once for this module."""
+    return build_chain(tmp_path_factory.mktemp("simulated-chain"))
+
+
+@contextlib.contextmanager
+def running_chain_dashboard(template: Chain, tmp_path: Path, capacities: dict[str, int]) -> Iterator[tuple[Chain, str]]:
+    """`presence dashboard` on a free loopback port against a private copy of the simulated chain, whose sites
+    have the given capacities."""
+    chain = Chain(tmp_path / "data")
+    shutil.copytree(template.data_dir, chain.data_dir)
+    chain.set_capacity(capacities)
+    port = free_port()
+    log = (tmp_path / "dashboard.log").open("wb")
+    process = subprocess.Popen(
+        [PRESENCE, "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        env={**clean_env(), **chain.env, "HOME": str(tmp_path)},
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", process)
+        yield chain, f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
+        print((tmp_path / "dashboard.log").read_text(errors="replace")[-4000:])
+
+
+def test_a_chain_in_a_real_browser(simulated_chain: Chain, tmp_path: Path) -> None:
+    """The Sites page and Live for several sites and for one with its capacity, at desktop and phone width; the
+    Sites table's visitors are each site's `presence report`, and a site chosen there opens its Visitors page with
+    that site's figures."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with (
+        running_chain_dashboard(simulated_chain, tmp_path, {"Shop 001": 40, "Shop 002": 60}) as (chain, url),
+        sync_playwright() as playwright,
+    ):
+        first, last = filters.default_range(*_chain_days(chain))
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for name, viewport in (("", {"width": 1440, "height": 900}), ("-phone", {"width": 390, "height": 844})):
+                page = browser.new_page(viewport=viewport, device_scale_factor=2 if name else 1)
+                page.on("request", lambda request: outside.append(request.url) if _outside(request.url) else None)
+                open_page(page, f"{url}/sites", *SITES_PAGE)
+                tables = page.locator('[data-testid="stDataFrame"]')
+                tables.nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)  # the sites; the groups and the total
+                # Each row's site and visitors (the grid's accessible cells: column 0 the site, 1 its visitors).
+                for row, site in enumerate(("Shop 001", "Shop 002", "Shop 003")):
+                    assert _cell(tables.first, 0, row) == site
+                    visitors = _report(chain, first, last, "--site", site)["visitors"]
+                    assert _cell(tables.first, 1, row).replace(",", "") == str(visitors), site
+                screenshot(page, shots, f"sites{name}")
+                open_page(page, f"{url}/", "Live", 1)
+                page.get_by_text(LEARNING).wait_for(state="detached", timeout=PAGE_TIMEOUT_MS)
+                page.get_by_role("heading", name="3 sites").wait_for(timeout=PAGE_TIMEOUT_MS)
+                tables.nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)  # the sites; the access points
+                assert [_cell(tables.first, 0, row) for row in range(3)] == ["Shop 001", "Shop 002", "Shop 003"]
+                screenshot(page, shots, f"live-sites{name}")
+                open_page(page, f"{url}/?{filters.SITE}=Shop%20001", "Live", 1)
+                page.get_by_text("Capacity used").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+                page.get_by_role("heading", name="Shop 001").wait_for(timeout=PAGE_TIMEOUT_MS)
+                screenshot(page, shots, f"live-one-site{name}")
+
+            # Choosing a site on the Sites page opens its pages, the site in the URL and the numbers its own.
+            open_page(page, f"{url}/sites", *SITES_PAGE)
+            chooser = page.get_by_label("Open a site's pages")
+            chooser.click()
+            chooser.fill("Shop 002")
+            chooser.press("Enter")
+            page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_role("button", name="Open its pages", exact=True).click()
+            page.wait_for_url(
+                lambda address: (
+                    urlsplit(address).path == "/visitors"
+                    and parse_qs(urlsplit(address).query).get(filters.SITE) == ["Shop 002"]
+                ),
+                timeout=PAGE_TIMEOUT_MS,
+            )
+            wait_until_drawn(page, "Visitors", PAGES["visitors"][1])
+            report = _report(chain, first, last, "--site", "Shop 002")
+            assert metric(page, "Visitors") == f"{report['visitors']:,}"
+        finally:
+            browser.close()
+    assert outside == [], f"the dashboard fetched from outside the machine: {outside[:5]}"
+
+
+def _cell(table, column: int, row: int) -> str:
+    """The text of one cell of an st.dataframe (its grid keeps an accessible copy of the cells in view)."""
+    cell = table.locator(f'[data-testid="glide-cell-{column}-{row}"]')
+    cell.wait_for(state="attached", timeout=PAGE_TIMEOUT_MS)
+    return cell.inner_text().strip()
+
+
+def _chain_days(chain: Chain) -> tuple[date, date, date]:
+    """The chain's first and last days with data and today, in the installation's time zone."""
+    today = datetime.now(ZoneInfo(chain.env["PRESENCE_TIMEZONE"])).date()
+    return today - timedelta(days=CHAIN_DAYS), today, today
+
+
+def _report(chain: Chain, first: date, last: date, *options: str) -> dict:
+    command = [PRESENCE, "report", "--from", str(first), "--to", str(last), "--format", "json", *options]
+    done = subprocess.run(command, env={**clean_env(), **chain.env}, capture_output=True, check=True, text=True)
+    return json.loads(done.stdout)

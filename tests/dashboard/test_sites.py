@@ -33,7 +33,7 @@ from tests.dashboard.conftest import ENTRY, PRESENCE, PRESENCE_VARIABLES, clean_
 pytestmark = pytest.mark.slow
 
 SEED = 20261116
-DAYS = 8
+DAYS = 9  # the period before the default week has a whole day of data, whatever the time of day
 TIMEZONE = "Europe/Amsterdam"  # Shop 001 and Shop 003 ("Europe"); Shop 002 is in New York ("US East")
 SITES = ("Shop 001", "Shop 002", "Shop 003")
 GROUPS = {"Europe": ["Shop 001", "Shop 003"], "US East": ["Shop 002"]}

@@ -16,31 +16,39 @@ src = data.source()
 view = products.sites_view(src, selection.first, selection.last, selection.filters)
 previous = selection.previous()
 st.caption(
-    f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b} · each site's days in "
-    "its own time zone. Click a column's header to sort by it."
+    f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}"
+    + ("" if view.compared else " (before the first day with data: no changes shown)")
+    + " · each site's days in its own time zone. Click a column's header to sort by it."
 )
 
 
 def figure_columns(first: str) -> dict:
-    """The columns of a Sites table: the figures with their changes, and the daily sparkline."""
+    """The columns of a Sites table, in the order shown (what matters most first, for a phone): the figures with
+    their changes, the daily sparkline beside the visitors, the group last."""
+    change = "small"
     return {
         "site": st.column_config.TextColumn(first, pinned=True),
-        "group": st.column_config.TextColumn("Group"),
-        "timezone": st.column_config.TextColumn("Time zone"),
         "visitors": st.column_config.NumberColumn("Visitors", format="localized"),
-        "visitors_change": st.column_config.NumberColumn("± visitors", format="%+d"),
-        "passersby": st.column_config.NumberColumn("Passersby", format="localized"),
-        "passersby_change": st.column_config.NumberColumn("± passersby", format="%+d"),
-        "capture_rate": st.column_config.NumberColumn("Capture rate", format="%.1f %%"),
-        "capture_rate_change": st.column_config.NumberColumn("± capture", format="%+.1f pp"),
-        "median_dwell_minutes": st.column_config.NumberColumn("Median dwell", format="%.1f min"),
-        "median_dwell_minutes_change": st.column_config.NumberColumn("± dwell", format="%+.1f min"),
-        "repeat_visitors": st.column_config.NumberColumn("Repeat visitors", format="localized"),
-        "repeat_visitors_change": st.column_config.NumberColumn("± repeat", format="%+d"),
+        "visitors_change": st.column_config.NumberColumn("± visitors", format="%+d", width=change),
         "daily_visitors": st.column_config.LineChartColumn(
             "Visitors per day", y_min=0, help=f"{selection.first:%d %b} – {selection.last:%d %b}, one point a day"
         ),
+        "passersby": st.column_config.NumberColumn("Passersby", format="localized"),
+        "passersby_change": st.column_config.NumberColumn("± passersby", format="%+d", width=change),
+        "capture_rate": st.column_config.NumberColumn("Capture rate", format="%.1f %%"),
+        "capture_rate_change": st.column_config.NumberColumn("± capture", format="%+.1f pp", width=change),
+        "median_dwell_minutes": st.column_config.NumberColumn("Median dwell", format="%.1f min"),
+        "median_dwell_minutes_change": st.column_config.NumberColumn("± dwell", format="%+.1f min", width=change),
+        "repeat_visitors": st.column_config.NumberColumn("Repeat visitors", format="localized"),
+        "repeat_visitors_change": st.column_config.NumberColumn("± repeat", format="%+d", width=change),
+        "group": st.column_config.TextColumn("Group"),
+        "timezone": st.column_config.TextColumn("Time zone"),
     }
+
+
+def shown(columns: dict, *hidden: str) -> list[str]:
+    """The columns to show: all but `hidden`, and no change columns when there is nothing to compare with."""
+    return [key for key in columns if key not in hidden and (view.compared or not key.endswith("_change"))]
 
 
 if view.sites.empty:
@@ -51,14 +59,14 @@ else:
         hide_index=True,
         key="sites-table",
         column_config=figure_columns("Site"),
-        column_order=[key for key in figure_columns("Site") if key != "timezone"],
+        column_order=shown(figure_columns("Site"), "timezone"),
     )
     st.subheader("Groups and total")
     st.dataframe(
         tables.sites_shown(view.groups),
         hide_index=True,
         column_config=figure_columns("Group"),
-        column_order=[key for key in figure_columns("Group") if key not in ("group", "timezone")],
+        column_order=shown(figure_columns("Group"), "group", "timezone"),
     )
     st.caption(
         "A group adds its sites up: a phone seen at two sites counts at each, as every figure counts it; its "
@@ -83,7 +91,7 @@ else:
 
     picker, button = st.columns([3, 1], vertical_alignment="bottom")
     picker.selectbox("Open a site's pages", view.sites["site"].tolist(), key=OPEN_SITE)
-    button.button("Open", on_click=open_site, icon=":material/arrow_forward:", width="stretch")
+    button.button("Open its pages", on_click=open_site, icon=":material/arrow_forward:", width="stretch")
     if st.session_state.pop(OPENING, False):
         # The sidebar's widgets write their own values back to the URL: the page adds none (clearing them fails).
         st.switch_page("views/visitors.py", query_params={})
