@@ -103,6 +103,13 @@ class Analysis:
             names |= {site for site, counts in self.site_counts.items() if counts.devices}
         return sorted(names)
 
+    def site_window(self, site: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The UTC window of `site`'s own days when the sites keep days of their own, else the analysis's."""
+        if self.clocks is None or self.dates is None:
+            return self.window_start, self.window_end
+        low, high = self.clocks.clock(site).bounds(*self.dates)
+        return pd.Timestamp(low), pd.Timestamp(high)
+
     def for_site(self, site: str) -> Analysis:
         """This analysis narrowed to one site (its visits, moves and zone periods), with that site's device
         counts (`site_counts`, which store.frames counts when asked) and its own time zone."""
@@ -118,10 +125,7 @@ class Analysis:
         moves = self.moves.loc[self.moves["visit"].isin(ids)] if self.moves is not None else None
         periods = self.periods.loc[self.periods["visit"].isin(ids)]
         tz = self.clocks.clock(site).tz if self.clocks is not None else self.tz
-        start, end = self.window_start, self.window_end
-        if self.clocks is not None and self.dates is not None:
-            low, high = self.clocks.clock(site).bounds(*self.dates)
-            start, end = pd.Timestamp(low), pd.Timestamp(high)
+        start, end = self.site_window(site)
         return replace(
             self,
             visits=visits,

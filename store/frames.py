@@ -314,8 +314,7 @@ def _site_counts(connection, table, spans: list[Span], filters: Filters) -> dict
     for start, end, clock, sites in spans:
         names = sites if sites is not None else (list(filters.sites) or _sites_in(connection, table, start, end))
         for site in names:
-            narrowed = replace(filters, sites=(site,))
-            counts[site] = _device_counts(connection, table, start, end, clock, None, narrowed)
+            counts[site] = _device_counts(connection, table, start, end, clock, (site,), filters)
     return counts
 
 

@@ -145,25 +145,24 @@ def window_analysis(
     filters = filters or Filters()
     clocks = None
     tz = settings.tz
-    if dates is not None:
-        clocks = clocks_of(settings)
-        engine = db.make_engine(settings.database_url)
-        try:
-            db.migrate(engine)
-            scope = list(filters.sites) or known_sites(engine, settings)
-        finally:
-            engine.dispose()
-        start, end = clocks.envelope(scope, *dates)
-        per_site = per_site and len(scope) > 1  # one site's counts are the total
-        groups = clocks.by_clock(scope)
-        if len(groups) == 1:
-            tz = next(iter(groups)).tz
-    if naive:
-        observations = load_window(settings, analytics_settings, start, end)
-        return analyse(observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates)
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
+        if dates is not None:
+            clocks = clocks_of(settings)
+            scope = list(filters.sites) or known_sites(engine, settings)
+            start, end = clocks.envelope(scope, *dates)
+            per_site = per_site and len(scope) > 1  # one site's counts are the total
+            groups = clocks.by_clock(scope)
+            if len(groups) == 1:
+                tz = next(iter(groups)).tz
+        if naive:
+            observations = load_observations(
+                engine, start, end, history=analytics_settings.history, lookahead=analytics_settings.visit_lookahead
+            )
+            return analyse(
+                observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates
+            )
         refresh_visits(engine, settings, analytics_settings)
         stored = load_visits(
             engine,

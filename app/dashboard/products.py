@@ -373,7 +373,7 @@ def live_history(src: Source, today: date, filters: Filters) -> LiveHistory:
     site_typical = {}
     if len(scope) > 1:
         for site in scope:
-            low, high = _site_window(history, site)
+            low, high = history.site_window(site)
             site_samples = occupancy.occupancy_series(
                 visits.loc[visits["site"] == site], low, high, src.site(site).tz, frequency
             )
@@ -391,14 +391,6 @@ def live_history(src: Source, today: date, filters: Filters) -> LiveHistory:
 def _scope(src: Source, filters: Filters) -> list[str]:
     """The sites a view covers: those chosen, else every known site."""
     return list(filters.sites) or data.known_sites(src)
-
-
-def _site_window(analysis: Analysis, site: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC window of `site`'s own days in an analysis of site days (analytics.clocks), else the analysis's."""
-    if analysis.clocks is not None and analysis.dates is not None:
-        low, high = analysis.clocks.clock(site).bounds(*analysis.dates)
-        return pd.Timestamp(low), pd.Timestamp(high)
-    return analysis.window_start, analysis.window_end
 
 
 @dataclass(frozen=True)

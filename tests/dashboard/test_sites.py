@@ -4,7 +4,6 @@ selector, the Sites page, Live for one site and for several, capacity; every fig
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import subprocess
@@ -28,7 +27,8 @@ from store import db
 from store.frames import load_observations
 from store.sites import clocks_of
 from store.visits import visits_watermark
-from tests.dashboard.conftest import ENTRY, PRESENCE, PRESENCE_VARIABLES, clean_env
+from tests.dashboard.conftest import PRESENCE, PRESENCE_VARIABLES, clean_env
+from tests.dashboard.test_pages import app, assert_clean, cli_report
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,6 @@ TIMEZONE = "Europe/Amsterdam"  # Shop 001 and Shop 003 ("Europe"); Shop 002 is i
 SITES = ("Shop 001", "Shop 002", "Shop 003")
 GROUPS = {"Europe": ["Shop 001", "Shop 003"], "US East": ["Shop 002"]}
 NEVER_REPORTED = '\n[[aps]]\nmac = "02:00:00:00:02:99"\nname = "Stockroom"\nsite = "Shop 002"\n'
-TIMEOUT = 300
 FIGURES = {  # the Sites table's column -> how to read it from a report, and its scale on the page
     "visitors": (lambda report: report["visitors"], 1),
     "passersby": (lambda report: report["passersby"], 1),
@@ -113,29 +112,6 @@ def chain(chain_template: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for key, value in copy.env.items():
         monkeypatch.setenv(key, value)
     return copy
-
-
-def app(page: str = "live", **query: str | list[str]) -> AppTest:
-    """The dashboard opened on `page` with `query` in the URL, run to the end."""
-    test = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
-    for key, value in query.items():
-        test.query_params[key] = value
-    test.run()
-    if page != "live":
-        test.switch_page(f"views/{page}.py").run()
-    return test
-
-
-def assert_clean(test: AppTest) -> None:
-    assert not test.exception, [exception.message for exception in test.exception]
-    assert not test.error, [error.value for error in test.error]
-
-
-def cli_report(capsys: pytest.CaptureFixture[str], first: date, last: date, *options: str) -> dict:
-    capsys.readouterr()
-    command = ["report", "--from", first.isoformat(), "--to", last.isoformat(), "--format", "json", *options]
-    assert cli.main(command) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def default_days() -> tuple[date, date]:
