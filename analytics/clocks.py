@@ -110,6 +110,13 @@ class Clocks:
             return not self.sites
         return all(self.clock(site) == self.default for site in sites)
 
+    def keep_default_days(self) -> bool:
+        """True when every listed site's days are the default's (same time zone and day start; hours may differ)."""
+        return all(
+            (clock.timezone, clock.day_start) == (self.default.timezone, self.default.day_start)
+            for _, clock in self.sites
+        )
+
     def _masks(self, sites: pd.Series) -> list[tuple[Clock, np.ndarray]]:
         """Each clock other than the default with the rows of `sites` it keeps (sites factorized once, so a chain of
         many sites costs one pass per distinct clock, not per site)."""

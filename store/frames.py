@@ -279,7 +279,7 @@ def _clock_spans(
     if clocks is None or dates is None:
         return [(start, end, Clock(str(tz)), None)]
     one: list[Span] = [(*clocks.default.bounds(*dates), clocks.default, None)]
-    if not clocks.sites:  # every site keeps the default clock: no need to ask which sites are in the window
+    if clocks.keep_default_days():  # every site keeps the default's days: no need to ask which are in the window
         return one
     groups = clocks.by_clock(list(filters.sites) or _sites_in(connection, table, start, end))
     if not groups:
@@ -288,9 +288,20 @@ def _clock_spans(
 
 
 def _sites_in(connection, table, start: datetime, end: datetime) -> list[str]:
-    """The sites with a visit starting in [start, end)."""
-    query = select(table.c.site).where(table.c.first_seen >= start, table.c.first_seen < end).distinct()
-    return [row[0] for row in connection.execute(query)]
+    """The sites with a visit starting in [start, end).
+
+    A DISTINCT over the window reads every visit of it (a second on a busy week); instead the sites are walked
+    in ix_visit_site_first_seen, one probe for the next site name and one for a visit of it in the window, so a
+    chain of a hundred sites costs two hundred index lookups."""
+    c = table.c
+    sites: list[str] = []
+    site = connection.execute(select(func.min(c.site))).scalar_one_or_none()
+    while site is not None:
+        inside = select(c.id).where(c.site == site, c.first_seen >= start, c.first_seen < end).limit(1)
+        if connection.execute(inside).first() is not None:
+            sites.append(site)
+        site = connection.execute(select(func.min(c.site)).where(c.site > site)).scalar_one_or_none()
+    return sites
 
 
 def _union_days(spans: list[Span]) -> pd.DatetimeIndex:
