@@ -3,60 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import select
 import signal
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from app.commands import (
-    aps,
-    counts,
-    dashboard,
-    demo,
-    erase,
-    export,
-    import_,
-    prune,
-    quarantine,
-    rebuild,
-    report,
-    serve,
-    simulate,
-    sites,
-    status,
-    weekly_report,
-)
 from config.settings import ConfigError
 
-COMMANDS = (
-    demo,
-    serve,
-    dashboard,
-    simulate,
-    report,
-    weekly_report,
-    counts,
-    export,
-    rebuild,
-    import_,
-    status,
-    sites,
-    aps,
-    quarantine,
-    prune,
-    erase,
-)
+# Each command's name and the module under app.commands that registers and runs it, in the order `presence --help`
+# lists them. A command's module is imported only when it is the one run (or for the full help), so `presence
+# report` does not pay for the dashboard's charts, the receiver or the simulator at start-up (measured in
+# docs/benchmarks.md, "Report"). tests/app/test_cli_startup.py holds this table to what the modules register.
+COMMAND_MODULES = {
+    "demo": "demo",
+    "serve": "serve",
+    "dashboard": "dashboard",
+    "simulate": "simulate",
+    "report": "report",
+    "weekly-report": "weekly_report",
+    "counts": "counts",
+    "export": "export",
+    "rebuild": "rebuild",
+    "import": "import_",
+    "status": "status",
+    "sites": "sites",
+    "aps": "aps",
+    "quarantine": "quarantine",
+    "prune": "prune",
+    "erase": "erase",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"app.commands.{COMMAND_MODULES[name]}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `presence` parser with every command, or with only the command `only` (the one about to run)."""
     parser = argparse.ArgumentParser(
         prog="presence",
         description="Wi-Fi presence analytics: receive AP webhooks, analyse visits, show a dashboard.",
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subcommands)
+    for name in [only] if only else COMMAND_MODULES:
+        command_module(name).register(subcommands)
     return parser
 
 
@@ -69,7 +62,9 @@ CLOSED_PIPE_STATUS = 128 + signal.SIGPIPE
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
-            return _run(build_parser().parse_args(argv))
+            arguments = sys.argv[1:] if argv is None else list(argv)
+            named = arguments[0] if arguments and arguments[0] in COMMAND_MODULES else None
+            return _run(build_parser(named).parse_args(arguments))
         finally:
             sys.stdout.flush()  # here, not at exit, where a closed pipe can only print "Exception ignored"
     except BrokenPipeError:
