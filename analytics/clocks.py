@@ -71,6 +71,29 @@ class Clock:
         overnight = minutes + 1440 < closes[yesterday]
         return pd.Series(today | overnight, index=times.index)
 
+    def open_spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The UTC spans [a, b) within [start, end) where `open_at` is true, for a query to select in SQL exactly
+        the visits `open_at` keeps; [(start, end)] without hours.
+
+        Opening hours are whole minutes and every time zone in use is offset from UTC by whole minutes, so
+        `open_at` is constant within each UTC minute: it is evaluated once per minute and runs of open minutes
+        become spans. That keeps one definition of "open" (the wall-clock test of `open_at`, whatever it gives
+        in an hour that repeats or is skipped when the clocks change) rather than a second conversion of hours to
+        instants that could disagree with it on a DST night."""
+        if not self.hours:
+            return [(start, end)]
+        low, high = pd.Timestamp(start).floor("min"), pd.Timestamp(end).ceil("min")
+        minutes = pd.date_range(low, high, freq="min", inclusive="left")
+        is_open = self.open_at(pd.Series(minutes)).to_numpy()
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], is_open, [False])).astype("int8")))
+        spans = []
+        for first, after in zip(edges[::2], edges[1::2], strict=True):
+            a = max(minutes[first], pd.Timestamp(start))
+            b = min(minutes[after - 1] + pd.Timedelta(minutes=1), pd.Timestamp(end))
+            if a < b:
+                spans.append((a.to_pydatetime(), b.to_pydatetime()))
+        return spans
+
     def window_days(self, start: datetime, end: datetime) -> pd.DatetimeIndex:
         """The site days that the UTC window [start, end) touches (naive midnights)."""
         first = self.day_of(start)

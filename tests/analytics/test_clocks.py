@@ -80,3 +80,26 @@ def test_a_night_venue_counts_the_night_to_the_evening_before():
     assert sorted(monday.window_visits.loc[monday.window_visits["site"] == "club", "device"]) == ["a", "b"]
     # Tuesday: the club's peak within its day (c) plus the shop's within its own (d), as their days differ.
     assert [row["peak_occupancy"] for row in result["daily"]] == [1, 2]
+
+
+def test_open_spans_hold_exactly_the_instants_open_at_keeps_across_both_clock_changes():
+    """The spans SQL selects open-hours visits by: every second-resolution instant of a spring and an autumn
+    week (with DST nights inside a night venue's hours and at a shop's opening) is in a span iff open_at keeps it."""
+    night = Clock("Europe/Amsterdam", hours=((22 * 60, 28 * 60),) * 7)  # 22:00-04:00, over both DST nights
+    early = Clock("America/New_York", hours=((150, 20 * 60),) * 5 + (None, (11 * 60, 17 * 60)))  # opens 02:30
+    repeated = Clock("Europe/Amsterdam", hours=((150, 20 * 60),) * 7)  # opens 02:30, inside the hour that repeats
+    for clock in (night, early, repeated, Clock("Asia/Kolkata", hours=((9 * 60 + 30, 21 * 60),) * 7)):
+        for first in ("2026-03-26", "2026-10-22", "2026-03-05", "2026-10-29"):
+            start = pd.Timestamp(first, tz="UTC").to_pydatetime()
+            end = start + timedelta(days=7, seconds=17)
+            spans = clock.open_spans(start, end)
+            assert all(low < high for low, high in spans)
+            assert all(high < low for (_, high), (low, _) in zip(spans, spans[1:], strict=False))
+            moments = pd.Series(pd.date_range(start, end, freq="37s", inclusive="left"))
+            inside = pd.Series(False, index=moments.index)
+            for low, high in spans:
+                inside |= (moments >= low) & (moments < high)
+            assert inside.tolist() == clock.open_at(moments).tolist()
+    always = Clock("UTC")
+    start = pd.Timestamp("2026-11-02", tz="UTC").to_pydatetime()
+    assert always.open_spans(start, start + timedelta(days=1)) == [(start, start + timedelta(days=1))]
