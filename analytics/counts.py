@@ -22,14 +22,21 @@ NOW_WINDOW = timedelta(minutes=5)
 
 
 def interval_summary(
-    site_minutes: pd.DataFrame, start: datetime, end: datetime, tz: ZoneInfo, interval: str = "day"
+    site_minutes: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    interval: str = "day",
+    day_start: timedelta = timedelta(0),
 ) -> pd.DataFrame:
     """Per site and site-local hour or day of the UTC window [start, end): peak and average nearby devices, peak
     devices and peak connected devices per minute, and the minutes in which the site heard anyone.
 
     Every site with counts in the window gets every interval of it, quiet ones as zeros. `start` is the
     interval's first moment as an aware site-local timestamp (a repeated hour when clocks go back is two
-    intervals). The average is over all the interval's minutes, a minute without counts being 0.
+    intervals). A day begins `day_start` after local midnight (a site's [[sites]] day_starts: a night venue's
+    night counts to the evening before), so its `start` is that moment. The average is over all the interval's
+    minutes, a minute without counts being 0.
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
@@ -50,7 +57,8 @@ def interval_summary(
     )
     local = full["minute"].dt.tz_convert(tz)
     wall = local.dt.tz_localize(None)  # the shop's clock
-    keys = [full["site"], wall.dt.floor("h" if interval == "hour" else "D").rename("slot")]
+    slot = wall.dt.floor("h") if interval == "hour" else (wall - pd.Timedelta(day_start)).dt.floor("D")
+    keys = [full["site"], slot.rename("slot")]
     if interval == "hour":  # when clocks go back, 01:00-02:00 happens twice: tell the two apart by their offset
         keys.append((wall - full["minute"].dt.tz_localize(None)).rename("offset"))
     summary = (

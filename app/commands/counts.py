@@ -42,7 +42,7 @@ def register(subcommands) -> None:
 
 def counts(settings: Settings, first: date, last: date, interval: str, sites: tuple[str, ...] = ()) -> pd.DataFrame:
     """`analytics.counts.interval_summary` of the site-local days first..last (inclusive) of `sites` (or all),
-    each site in its own time zone ([[sites]] timezone)."""
+    each site in its own time zone and from its own day start ([[sites]] timezone and day_starts)."""
     clocks = clocks_of(settings)
     engine = db.make_engine(settings.database_url)
     try:
@@ -56,7 +56,7 @@ def counts(settings: Settings, first: date, last: date, interval: str, sites: tu
             start, end = clock.bounds(first, last)
             minutes = site_minutes(engine, start, end)
             minutes = minutes.loc[minutes["site"].isin(members)].reset_index(drop=True)
-            parts.append(interval_summary(minutes, start, end, clock.tz, interval))
+            parts.append(interval_summary(minutes, start, end, clock.tz, interval, clock.day_start))
     finally:
         engine.dispose()
     return pd.concat(parts, ignore_index=True).sort_values(["site", "start"], kind="stable", ignore_index=True)

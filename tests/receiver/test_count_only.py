@@ -355,6 +355,27 @@ def test_counts_per_day_in_site_local_days(cli_env, known_counts, capsys):
     ]
 
 
+def test_counts_per_day_start_at_the_sites_day_starts(cli_env, known_counts, count_settings, capsys):
+    """Main Street's day starts at 04:00: the minute at 00:30 on the 17th (local) counts to the 16th."""
+    config = count_settings.data_dir.parent / "presence.toml"
+    config.write_text(config.read_text() + '\n[[sites]]\nname = "Main Street"\nday_starts = "04:00"\n')
+    assert cli.main(["counts", "--from", "2026-11-16", "--to", "2026-11-17", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    rows = {(row["site"], row["day"]): row for row in json.loads(out.out)}
+    assert rows["Main Street", "2026-11-16"] == {
+        "site": "Main Street",
+        "day": "2026-11-16",
+        "peak_nearby": 3,
+        "avg_nearby": 0.0,
+        "peak_devices": 3,
+        "peak_connected": 2,
+        "minutes_heard": 4,  # 11:05, 11:06, 13:30 and 00:30 the next night
+    }
+    assert rows["Main Street", "2026-11-17"]["minutes_heard"] == 0
+    assert rows["Harbour", "2026-11-17"]["minutes_heard"] == 1  # Harbour keeps midnight
+
+
 def test_counts_per_hour_as_csv(cli_env, known_counts, capsys):
     assert (
         cli.main(["counts", "--from", "2026-11-16", "--to", "2026-11-16", "--format", "csv", "--interval", "hour"]) == 0
