@@ -171,8 +171,10 @@ def span(src: Source) -> Span:
         else:
             if not tables.has_table(Observation.__tablename__):
                 return Span()
-            table = Observation.__table__
-            query = select(func.min(table.c.last_seen), func.max(table.c.last_seen))  # both from the index
+            last_seen = Observation.__table__.c.last_seen
+            # Two subqueries, each one step down the last_seen index: SQLite answers min() and max() of one
+            # SELECT by scanning the whole index (2.8 s of 3.7 M observations), each alone from its end.
+            query = select(select(func.min(last_seen)).scalar_subquery(), select(func.max(last_seen)).scalar_subquery())
             with eng.connect() as connection:
                 first, last = connection.execute(query).one()
                 if last is not None and tables.has_table(Visit.__tablename__):
