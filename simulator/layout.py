@@ -7,10 +7,11 @@ named after it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from config.settings import ConfigError, Settings
+from simulator.conditions import DEFAULT, HARSH, Conditions
 
 # Margin around the outermost configured APs taken as the shop's walls: APs hang a few metres inside the walls.
 FLOOR_MARGIN_M = 3.0
@@ -26,11 +27,15 @@ class ShopAP:
     y: float
     # Relative chance that a visitor spends most of the visit in this AP's zone.
     weight: float = 1.0
+    # How much louder (dB) this AP hears every phone than the path-loss model says: its mounting (low, high, in a
+    # metal ceiling, behind shelving), antenna and cabling. Real APs of one floor differ by several dB.
+    gain_db: float = 0.0
 
 
 @dataclass(frozen=True)
 class Shop:
-    """APs plus the floor rectangle, the door (on the street side, y = y_min) and the local time zone."""
+    """APs plus the floor rectangle, the door (on the street side, y = y_min), the local time zone and how hard the
+    floor is (its radio noise and visitors' behaviour, `simulator.conditions`)."""
 
     aps: tuple[ShopAP, ...]
     x_min: float
@@ -39,6 +44,7 @@ class Shop:
     y_max: float
     door_x: float
     timezone: str = "UTC"
+    conditions: Conditions = DEFAULT
 
     def __post_init__(self) -> None:
         if not self.aps:
@@ -87,6 +93,38 @@ def default_shop(timezone: str = "UTC") -> Shop:
         y_max=20.0,
         door_x=5.0,
         timezone=timezone,
+    )
+
+
+def harsh_shop(timezone: str = "UTC") -> Shop:
+    """The default shop's floor and APs on a harsh floor (`conditions.HARSH`), with APs that do not hear alike.
+
+    The Entrance AP hangs low over the door and hears every phone 6 dB louder than the path-loss model says, the
+    Fitting rooms AP sits above a metal ceiling (-3 dB) and the Back AP behind tall shelving (-6 dB): a spread of
+    12 dB, as APs of one real floor show. Visitors' zones are where they stood, as on the default floor.
+    """
+    gains = {"Entrance": 6.0, "Checkout": 0.0, "Fitting rooms": -3.0, "Back": -6.0}
+    base = default_shop(timezone)
+    return replace(base, aps=tuple(replace(ap, gain_db=gains[ap.name]) for ap in base.aps), conditions=HARSH)
+
+
+def overlapping_shop(timezone: str = "UTC") -> Shop:
+    """A 30 m x 20 m shop with four APs 8-13 m apart around its middle, on a harsh floor: every AP hears nearly
+    every place in the shop, and neighbouring zones' visitors stand closer to each other than to their APs."""
+    return Shop(
+        aps=(
+            ShopAP(mac="88:dc:96:40:00:01", name="Entrance", x=9.0, y=5.0, weight=0.25, gain_db=4.0),
+            ShopAP(mac="88:5b:dd:40:00:02", name="Checkout", x=18.0, y=6.0, weight=0.15, gain_db=-2.0),
+            ShopAP(mac="88:dc:96:40:00:03", name="Fitting rooms", x=21.0, y=14.0, weight=0.25, gain_db=0.0),
+            ShopAP(mac="88:5b:dd:40:00:04", name="Back", x=11.0, y=15.0, weight=0.35, gain_db=-4.0),
+        ),
+        x_min=0.0,
+        x_max=30.0,
+        y_min=0.0,
+        y_max=20.0,
+        door_x=8.0,
+        timezone=timezone,
+        conditions=HARSH,
     )
 
 

@@ -44,11 +44,8 @@ DWELL_MAX_MIN = 180.0
 # Walking from the door into the shop and back out through the entrance zone.
 ENTRY_S = 40.0
 EXIT_S = 40.0
-# Share of visitors who, besides the zone they settle in, spend a part (20-50 %) of the visit in another zone.
-SECOND_ZONE_SHARE = 0.35
-SECOND_ZONE_FRACTION = (0.2, 0.5)
-# Where in a zone someone stands: normally spread around the AP that names the zone.
-ZONE_SPREAD_M = 2.5
+# Second zones and the spread within a zone are the shop's conditions (simulator.conditions: SECOND_ZONE_SHARE,
+# SECOND_ZONE_FRACTION, ZONE_SPREAD_M are the default floor's).
 # Walking in and out: within a couple of metres of the door, sideways and into the shop.
 DOOR_SPREAD_M = 1.5
 DOOR_DEPTH_M = (0.5, 2.5)
@@ -167,7 +164,7 @@ class Staff:
     offset_db: np.ndarray
 
 
-def regulars(rng: np.random.Generator) -> Regulars:
+def regulars(rng: np.random.Generator, offset_sigma_db: float = DEVICE_OFFSET_SIGMA_DB) -> Regulars:
     n = sum(count for _, count, _ in REGULAR_TIERS)
     manufacturer = devices.manufacturers(rng, n)
     randomizes = rng.random(n) < RANDOMIZED_SHARE
@@ -179,18 +176,18 @@ def regulars(rng: np.random.Generator) -> Regulars:
         guest=rng.random(n) < GUEST_WIFI_SHARE,
         guest_mac=np.where(randomizes, devices.random_macs(rng, n), real),
         randomizes=randomizes,
-        offset_db=rng.normal(0.0, DEVICE_OFFSET_SIGMA_DB, n),
+        offset_db=rng.normal(0.0, offset_sigma_db, n),
     )
 
 
-def staff(rng: np.random.Generator) -> Staff:
+def staff(rng: np.random.Generator, offset_sigma_db: float = DEVICE_OFFSET_SIGMA_DB) -> Staff:
     manufacturer = devices.manufacturers(rng, STAFF_ROSTER)
     randomizes = rng.random(STAFF_ROSTER) < RANDOMIZED_SHARE
     return Staff(
         mac=np.where(randomizes, devices.random_macs(rng, STAFF_ROSTER), devices.real_macs(rng, manufacturer)),
         manufacturer=manufacturer,
         days_off=(rng.integers(7) + STAFF_DAYS_OFF * np.arange(STAFF_ROSTER)[:, None] + np.arange(STAFF_DAYS_OFF)) % 7,
-        offset_db=rng.normal(0.0, DEVICE_OFFSET_SIGMA_DB, STAFF_ROSTER),
+        offset_db=rng.normal(0.0, offset_sigma_db, STAFF_ROSTER),
     )
 
 
@@ -238,7 +235,8 @@ def _visitors(shop: Shop, on: date, rng: np.random.Generator, pool: Regulars) ->
     new = slice(len(regular), None)
     guest_mac = np.concatenate([pool.guest_mac[regular], np.where(randomizes[new], fresh_random[new], real[new])])
     mac = np.where(guest, guest_mac, np.where(randomizes, fresh_random, real))
-    offset = np.concatenate([pool.offset_db[regular], rng.normal(0.0, DEVICE_OFFSET_SIGMA_DB, first_time)])
+    offset_sigma = shop.conditions.device_offset_sigma_db
+    offset = np.concatenate([pool.offset_db[regular], rng.normal(0.0, offset_sigma, first_time)])
 
     hours = np.arange(OPENING_HOURS[on.weekday()][0], OPENING_HOURS[on.weekday()][1])
     weights = np.array([VISITOR_HOURLY_WEIGHTS.get(int(h), 1.0) for h in hours])
@@ -270,9 +268,9 @@ def _visitor_segments(shop: Shop, rng: np.random.Generator, start: np.ndarray, e
     entry_end = start + np.minimum(ENTRY_S, length / 3)
     exit_start = end - np.minimum(EXIT_S, length / 3)
     middle = exit_start - entry_end
-    second = (rng.random(n) < SECOND_ZONE_SHARE) & (n_zones > 1)
+    second = (rng.random(n) < shop.conditions.second_zone_share) & (n_zones > 1)
     other = (home + rng.integers(1, max(n_zones, 2), size=n)) % n_zones
-    fraction = np.where(second, rng.uniform(*SECOND_ZONE_FRACTION, size=n), 0.0)
+    fraction = np.where(second, rng.uniform(*shop.conditions.second_zone_fraction, size=n), 0.0)
     second_first = rng.random(n) < 0.5  # the detour can come before or after settling
     first_zone = np.where(second & second_first, other, home)
     later_zone = np.where(second & second_first, home, other)
@@ -304,8 +302,9 @@ def _near_door(shop: Shop, rng: np.random.Generator, n: int) -> tuple[np.ndarray
 def _in_zone(shop: Shop, rng: np.random.Generator, zone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ap_x = np.array([ap.x for ap in shop.aps])[zone]
     ap_y = np.array([ap.y for ap in shop.aps])[zone]
-    x = np.clip(ap_x + rng.normal(0.0, ZONE_SPREAD_M, len(zone)), shop.x_min, shop.x_max)
-    y = np.clip(ap_y + rng.normal(0.0, ZONE_SPREAD_M, len(zone)), shop.y_min, shop.y_max)
+    spread = shop.conditions.zone_spread_m
+    x = np.clip(ap_x + rng.normal(0.0, spread, len(zone)), shop.x_min, shop.x_max)
+    y = np.clip(ap_y + rng.normal(0.0, spread, len(zone)), shop.y_min, shop.y_max)
     return x, y
 
 
@@ -354,7 +353,7 @@ def _street(shop: Shop, on: date, rng: np.random.Generator) -> tuple[Visits, Seg
         mac=mac,
         manufacturer=manufacturer,
         ssid=np.zeros(n, dtype=np.int8),
-        offset_db=rng.normal(0.0, DEVICE_OFFSET_SIGMA_DB, n),
+        offset_db=rng.normal(0.0, shop.conditions.device_offset_sigma_db, n),
     )
     x0 = np.where(direction > 0, shop.x_min - STREET_REACH_M, shop.x_max + STREET_REACH_M)
     y0 = shop.y_min - rng.uniform(*STREET_LANE_M, n)

@@ -1,7 +1,9 @@
 """What an AP hears of a phone: log-distance path loss, log-normal shadowing, per-frame fading and a noise floor.
 
 RSSI(d) = REFERENCE_RSSI_DBM - 10 * PATH_LOSS_EXPONENT * log10(d / 1 m) - storefront loss (phone outside)
-          + the phone's own offset + shadowing (one draw per AP and place the phone stays) + fading (per frame).
+          + the phone's own offset + shadowing (one draw per AP and place the phone stays; optionally one more per
+          phone and AP for the whole visit) + fading (per frame).
+The sigmas here are the default floor's; a shop's `conditions` (simulator.conditions) may set others.
 Frames below HEARING_FLOOR_DBM are not heard at all. APs report whole dBm.
 """
 
@@ -38,9 +40,11 @@ def mean_rssi(distance_m: np.ndarray, outside: np.ndarray | bool = False) -> np.
     return REFERENCE_RSSI_DBM - loss - np.where(outside, STOREFRONT_LOSS_DB, 0.0)
 
 
-def measured_rssi(mean_dbm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def measured_rssi(
+    mean_dbm: np.ndarray, rng: np.random.Generator, fading_sigma_db: float = FADING_SIGMA_DB
+) -> np.ndarray:
     """Per-frame RSSI as an AP reports it: the mean plus fading, in whole dBm."""
-    values = np.asarray(mean_dbm, dtype=float) + rng.normal(0.0, FADING_SIGMA_DB, size=np.shape(mean_dbm))
+    values = np.asarray(mean_dbm, dtype=float) + rng.normal(0.0, fading_sigma_db, size=np.shape(mean_dbm))
     return np.minimum(np.round(values), MAX_RSSI_DBM)
 
 

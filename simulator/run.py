@@ -125,8 +125,9 @@ class Simulation:
         # Mixed: the vendors take turns over the APs in the order the shop lists them.
         self.vendors = tuple(vendor if vendor != "mixed" else VENDORS[i % len(VENDORS)] for i in range(len(shop.aps)))
         self._meraki_aps = [index for index, name in enumerate(self.vendors) if name == "meraki"]
-        self._regulars = people.regulars(self._rng(_POOL_STREAM))
-        self._staff = people.staff(self._rng(_STAFF_STREAM))
+        offset_sigma = shop.conditions.device_offset_sigma_db
+        self._regulars = people.regulars(self._rng(_POOL_STREAM), offset_sigma)
+        self._staff = people.staff(self._rng(_STAFF_STREAM), offset_sigma)
         self._truth: dict[date, list[tuple[int, Visit]]] = {}  # per day: (first minute heard, visit)
         self._emitted_until = self.start
 

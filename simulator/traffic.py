@@ -81,7 +81,12 @@ def day_records(shop: Shop, visits: Visits, segments: Segments, rng: np.random.G
 def heard_frames(shop: Shop, visits: Visits, segments: Segments, rng: np.random.Generator) -> Frames:
     """The frames the APs hear: probe bursts at every AP in range, plus associated traffic at the serving AP."""
     ap_xy = np.array([(ap.x, ap.y) for ap in shop.aps])
-    shadowing = rng.normal(0.0, radio.SHADOWING_SIGMA_DB, size=(len(segments), len(shop.aps)))
+    ap_gain = np.array([ap.gain_db for ap in shop.aps])
+    conditions = shop.conditions
+    shadowing = rng.normal(0.0, conditions.shadowing_sigma_db, size=(len(segments), len(shop.aps)))
+    if conditions.link_shadowing_sigma_db > 0:  # drawn only when asked for, so the default floor stays as it was
+        link = rng.normal(0.0, conditions.link_shadowing_sigma_db, size=(len(visits), len(shop.aps)))
+        shadowing = shadowing + link[segments.visit]
     lookup = _SegmentLookup(segments)
 
     # Probe bursts, heard by every AP the signal reaches.
@@ -90,7 +95,7 @@ def heard_frames(shop: Shop, visits: Visits, segments: Segments, rng: np.random.
     x, y = lookup.position(segment, burst_t)
     distance = np.hypot(x[:, None] - ap_xy[None, :, 0], y[:, None] - ap_xy[None, :, 1])
     mean = radio.mean_rssi(distance, (y < shop.y_min)[:, None])
-    mean = mean + visits.offset_db[burst_visit][:, None] + shadowing[segment]
+    mean = mean + visits.offset_db[burst_visit][:, None] + shadowing[segment] + ap_gain[None, :]
     serving = np.argmin(distance, axis=1)
     n_aps = len(shop.aps)
     pair_visit = np.repeat(burst_visit, n_aps)
@@ -102,7 +107,7 @@ def heard_frames(shop: Shop, visits: Visits, segments: Segments, rng: np.random.
         visit=pair_visit[expand],
         ap=pair_ap[expand],
         t=np.repeat(burst_t, n_aps)[expand] + rng.uniform(0.0, BURST_SPREAD_S, size=len(expand)),
-        rssi=radio.measured_rssi(mean.ravel()[expand], rng),
+        rssi=radio.measured_rssi(mean.ravel()[expand], rng, conditions.fading_sigma_db),
         associated=pair_associated[expand],
     )
 
@@ -114,12 +119,12 @@ def heard_frames(shop: Shop, visits: Visits, segments: Segments, rng: np.random.
     serving = np.argmin(distance, axis=1)
     rows = np.arange(len(data_visit))
     mean = radio.mean_rssi(distance[rows, serving], y < shop.y_min)
-    mean = mean + visits.offset_db[data_visit] + shadowing[segment, serving]
+    mean = mean + visits.offset_db[data_visit] + shadowing[segment, serving] + ap_gain[serving]
     data = Frames(
         visit=data_visit,
         ap=serving,
         t=data_t,
-        rssi=radio.measured_rssi(mean, rng),
+        rssi=radio.measured_rssi(mean, rng, conditions.fading_sigma_db),
         associated=np.ones(len(data_visit), dtype=bool),
     )
 
