@@ -42,12 +42,20 @@ LIVE_TTL = timedelta(seconds=20)  # the live panel's computations, shared by eve
 
 @st.cache_resource(ttl=HISTORY_TTL, max_entries=24, show_spinner="Analysing visits…", refresh_mode="background")
 def analysis(
-    src: Source, first: date, last: date, filters: Filters, complete: bool = False, per_site: bool = False
+    src: Source,
+    first: date,
+    last: date,
+    filters: Filters,
+    complete: bool = False,
+    per_site: bool = False,
+    detail: bool = True,
 ) -> Analysis:
     """The analysis of the site days first..last with `filters`, made the way `presence report` makes it: the
     CLI's own `window_analysis` of the stored visits (refreshed first), each site's days in its own time zone;
     `complete` loads every visit of the window, passersby included (visit lists), as `presence export visits`
-    does; `per_site` counts each site's passersby too, for `Analysis.for_site` (the Sites page).
+    does; `per_site` counts each site's passersby too, for `Analysis.for_site` (the Sites page); without `detail`
+    only the columns a report reads, as `presence report` loads them (the Sites page, which charts no SSIDs,
+    manufacturers or positions).
     """
     start, end = local_day_bounds(first, last, src.tz)  # ignored with `dates`, which set each site's own window
     try:
@@ -59,7 +67,7 @@ def analysis(
             end,
             filters,
             complete=complete,
-            detail=True,
+            detail=detail,
             dates=(first, last),
             per_site=per_site,
         )
@@ -70,10 +78,17 @@ def analysis(
 
 
 def analysis_of(
-    src: Source, first: date, last: date, filters: Filters, *, complete: bool = False, per_site: bool = False
+    src: Source,
+    first: date,
+    last: date,
+    filters: Filters,
+    *,
+    complete: bool = False,
+    per_site: bool = False,
+    detail: bool = True,
 ) -> Analysis:
     """The (cached) analysis of first..last with `filters`."""
-    return analysis(src, first, last, filters, complete, per_site)
+    return analysis(src, first, last, filters, complete, per_site, detail)
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background")

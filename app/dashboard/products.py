@@ -26,9 +26,9 @@ from analytics.report import (
     analyse_visits,
     daily_series,
     hour_of_week,
-    report,
     zone_transitions,
 )
+from analytics.site_table import site_table
 from analytics.zones import zone_name
 from app.commands.export import visit_rows, write_rows
 from app.dashboard import cache, data, tables
@@ -221,61 +221,49 @@ class SitesView:
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
 def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesView:
     """Each site's figures for first..last and for the period of equal length before, from ONE analysis per
-    period (`per_site`: every site's own counts in one pass), each site's days in its own time zone; groups
-    add their sites up."""
+    period (`per_site`: every site's own counts in one pass) and one pass over its visits grouped by site
+    (analytics.site_table: each site's `presence report --site` figures, without a report per site), each site's
+    days in its own time zone; groups add their sites up."""
     days = (last - first).days + 1
     previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
     scope = list(filters.sites) or data.known_sites(src)
-    now = cache.analysis_of(src, first, last, filters, per_site=True)
-    before = cache.analysis_of(src, previous_first, previous_last, filters, per_site=True)
-    now_reports, before_reports = _site_reports(now, scope), _site_reports(before, scope)
+    # Only the figures' columns (detail=False, as `presence report` loads them): the page charts no visit's SSID.
+    now = cache.analysis_of(src, first, last, filters, per_site=True, detail=False)
     # A period before the first observation is not one without visitors: nothing to compare with then.
     first_day = data.span(src).first_day
     compared = first_day is None or previous_last >= first_day
+    before = (
+        cache.analysis_of(src, previous_first, previous_last, filters, per_site=True, detail=False)
+        if compared
+        else None
+    )
+    groups = {group: [site for site in members if site in scope] for group, members in src.groups().items()}
+    groups = {group: members for group, members in groups.items() if members}
+    current = site_table(now, scope, groups)
+    previous = site_table(before, scope, groups) if before is not None else None
     rows = [
         tables.site_row(
             site,
             src.site(site).group,
             src.site(site).timezone,
-            now_reports[site],
-            before_reports[site] if compared else None,
+            current.sites[site],
+            previous.sites[site] if previous is not None else None,
         )
         for site in scope
     ]
-    groups = {group: [site for site in members if site in now_reports] for group, members in src.groups().items()}
     subtotals = [
         tables.site_row(
-            group,
-            None,
-            "",
-            _subtotal(now, [now_reports[site] for site in members], members),
-            _subtotal(before, [before_reports[site] for site in members], members) if compared else None,
+            group, None, "", current.groups[group], previous.groups[group] if previous is not None else None
         )
-        for group, members in groups.items()
-        if members
+        for group in groups
     ]
-    total = tables.site_row(tables.ALL_SITES, None, "", report(now), report(before) if compared else None)
+    total = tables.site_row(tables.ALL_SITES, None, "", current.total, previous.total if previous is not None else None)
     return SitesView(
         sites=tables.site_table(rows),
         groups=tables.site_table([*subtotals, total]),
         days=tuple(day.date() for day in now.days),
         compared=compared,
     )
-
-
-def _site_reports(analysis: Analysis, scope: list[str]) -> dict[str, dict[str, Any]]:
-    """The `presence report --site` dict of every site in `scope` (a site without visits included, all zero)."""
-    if analysis.site_counts is None:  # one site in scope: window_analysis counted it alone, as its total
-        return {site: report(analysis) for site in scope[:1]}
-    return {site: report(analysis.for_site(site)) for site in scope}
-
-
-def _subtotal(analysis: Analysis, reports: list[dict[str, Any]], members: list[str]) -> dict[str, Any]:
-    """A group's figures as `presence report --group` counts them: its sites' visitors, passersby and repeat
-    visitors added up (a device counts once per site, in every figure), the capture rate of those sums, and the
-    median dwell of all its visitors' visits (a median of medians would not be one)."""
-    visits = analysis.visitor_visits
-    return tables.subtotal(reports, visits.loc[visits["site"].isin(members), "dwell_minutes"])
 
 
 # --- zones -------------------------------------------------------------------------------------------------------

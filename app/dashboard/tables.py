@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from analytics.classify import PARTY
-from analytics.dwell import dwell_stats
 from app.dashboard.charts import PROXIMITY_ORDER, WEEKDAYS
 
 LOYALTY_LABELS = {"first_time": "First time", "occasional": "Occasional", "weekly": "Weekly", "daily": "Daily"}
@@ -347,30 +346,6 @@ def site_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     rates = ("capture_rate", "median_dwell_minutes")
     floats = [key for key in frame.columns if key.endswith("_change") or key in rates]
     return frame.astype(dict.fromkeys(floats, "float64"))
-
-
-def subtotal(reports: Sequence[Mapping[str, Any]], dwell_minutes: pd.Series) -> dict[str, Any]:
-    """The report figures of several sites together: visitors, passersby, connected and repeat visitors added up
-    (each counts a device once per site), the capture rate of the sums, the median of `dwell_minutes` (every
-    visitor visit of those sites), and the daily rows added up by date. Rounded as the report rounds."""
-    visitors = sum(int(entry["visitors"]) for entry in reports)
-    passersby = sum(int(entry["passersby"]) for entry in reports)
-    total = visitors + passersby
-    median = dwell_stats(dwell_minutes)["median"]
-    daily: dict[str, dict[str, int]] = {}
-    for entry in reports:
-        for day in entry["daily"]:
-            summed = daily.setdefault(day["date"], {"visitors": 0})
-            summed["visitors"] += int(day["visitors"])
-    return {
-        "visitors": visitors,
-        "passersby": passersby,
-        "connected": sum(int(entry["connected"]) for entry in reports),
-        "capture_rate": round(visitors / total, 4) if total else None,
-        "dwell_minutes": {"median": None if median is None else round(median, 2)},
-        "repeat_visitors": sum(int(entry["repeat_visitors"]) for entry in reports),
-        "daily": [{"date": day, **values} for day, values in sorted(daily.items())],
-    }
 
 
 def sites_shown(frame: pd.DataFrame) -> pd.DataFrame:

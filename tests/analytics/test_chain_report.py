@@ -18,6 +18,7 @@ import pytest
 from analytics.filters import Filters
 from analytics.report import report, site_reports
 from analytics.settings import AnalyticsSettings
+from analytics.site_table import site_table
 from app import cli
 from app.commands.export import window_analysis
 from app.commands.status import status
@@ -262,3 +263,63 @@ def test_the_weekly_report_has_each_site_and_narrows_to_one(installation):
     visitors = report(week_figures(settings, AnalyticsSettings(), monday, ("Shop 002",)).analysis)["visitors"]
     assert visitors == week[1]["visitors"]
     assert f"<td class='value'>{visitors:,}</td>" in alone
+
+
+HEADLINE = ("visitors", "passersby", "connected", "staff", "capture_rate", "repeat_visitors")
+
+
+def headline(result: dict) -> dict:
+    """What analytics.site_table computes of a report: the Sites page's figures, and each day's visitors."""
+    return {
+        **{key: result[key] for key in HEADLINE},
+        "dwell_minutes": {"median": result["dwell_minutes"]["median"]},
+        "daily": [{"date": day["date"], "visitors": day["visitors"]} for day in result["daily"]],
+    }
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [Filters(), Filters(sites=("Shop 001", "Shop 002")), Filters(sites=("Shop 002",)), Filters(open_hours=True)],
+    ids=["chain", "two-sites", "new-york", "open-hours"],
+)
+def test_the_sites_figures_in_one_pass_are_each_sites_report(installation, filters):
+    """analytics.site_table (the Sites page) gives each site's, each group's and the chain's figures of the window
+    and of the period before, equal to their reports: of `for_site` (`--site`), of `--group` and of the whole."""
+    settings = settings_of(installation)
+    scope = list(filters.sites) or [site.name for site in SITES]
+    groups = {group: [site for site in members if site in scope] for group, members in settings.groups().items()}
+    groups = {group: members for group, members in groups.items() if members}
+    assert len(groups) == (1 if scope == ["Shop 002"] else 2)  # Europe and US East: Amsterdam and New York days
+    length = (WINDOW[1] - WINDOW[0]).days + 1
+    before = (WINDOW[0] - timedelta(days=length), WINDOW[0] - timedelta(days=1))
+    for dates in (WINDOW, before):
+        whole = window_analysis(settings, AnalyticsSettings(), None, None, filters, dates=dates, per_site=True)  # type: ignore[arg-type]
+        table = site_table(whole, scope, groups)
+        assert list(table.sites) == scope
+        for site in scope:
+            expected = report(whole.for_site(site)) if len(scope) > 1 else report(whole)
+            assert table.sites[site] == headline(expected), (dates, site)
+            assert table.sites[site]["visitors"] > 0, (dates, site)  # the period before has data too
+        assert table.total == headline(report(whole)), dates
+        assert list(table.groups) == list(groups)
+        for group, members in groups.items():
+            alone = window_analysis(
+                settings, AnalyticsSettings(), None, None, replace(filters, sites=tuple(members)), dates=dates
+            )  # type: ignore[arg-type]
+            assert table.groups[group] == headline(report(alone)), (dates, group)
+            for key in ("visitors", "passersby", "connected", "staff", "repeat_visitors"):
+                assert table.groups[group][key] == sum(table.sites[site][key] for site in members), (dates, key)
+
+
+def test_the_sites_figures_of_a_site_without_visits_are_zero(installation):
+    whole = analysis(installation)
+    table = site_table(whole, ["Shop 001", "Shop 009"], {"Nowhere": ["Shop 009"]})
+    nothing = {
+        **dict.fromkeys(("visitors", "passersby", "connected", "staff", "repeat_visitors"), 0),
+        "capture_rate": None,
+        "dwell_minutes": {"median": None},
+        "daily": [{"date": day.isoformat(), "visitors": 0} for day in WINDOW],
+    }
+    assert table.sites["Shop 009"] == nothing
+    assert table.groups["Nowhere"] == nothing
+    assert table.sites["Shop 001"] == headline(report(whole.for_site("Shop 001")))
