@@ -6,7 +6,10 @@ A stored visit keeps, besides its summary row, what merging and zones need (stor
 - for ssid and manufacturer, the sort key (first_seen, last_seen, observation id) of the observation that gave
   it, because `visits.visits` takes the first non-empty value in that order;
 - `ssids` (on the summary row): every SSID of the visit, a set, so merging takes the union; `ap_macs` is the APs of
-  its power, which already has every AP that heard it.
+  its power, which already has every AP that heard it;
+- `heard`: the union of its observations' [first_seen, last_seen] (analytics.stays.heard_intervals), from which
+  its estimated stay (`dwell_seconds`) is worked out again after every merge: the union of a visit's heard
+  intervals and new observations is the union of all their observations.
 
 Why merging is exact: `visits.label_visits` makes the connected components of the intervals
 [first_seen, last_seen + visit_gap] of a device's observations. A stored visit covers [first_seen, last_seen]
@@ -27,7 +30,8 @@ from analytics import zones
 from analytics.classify import PARTY
 from analytics.schema import TIME_DTYPE
 from analytics.settings import AnalyticsSettings
-from analytics.visits import joined_values, label_visits, split_values
+from analytics.stays import estimate_extension, heard_intervals
+from analytics.visits import joined_values, label_visits, split_values, with_extension
 
 # The columns of a stored visit that merging reads and writes (store.visits keeps them).
 RANK_COLUMNS = {
@@ -51,6 +55,7 @@ MERGED_COLUMNS = (
     *RANK_COLUMNS["manufacturer"],
     "ssids",
     "ap_macs",
+    "dwell_seconds",
 )
 
 
@@ -60,14 +65,15 @@ class Merged:
 
     visits: one row per new or changed visit, MERGED_COLUMNS; `key` numbers them 0..n-1 and `id` is the stored
     visit it continues (the smallest id among those it absorbed), or -1 for a new visit. replaced: the ids of
-    every stored visit absorbed, the continued ones included. cells and power: those of each visit, by `key`
-    (columns visit, period, ap_mac, rssi_sum, count; visit, ap_mac, power).
+    every stored visit absorbed, the continued ones included. cells, power and heard: those of each visit, by `key`
+    (columns visit, period, ap_mac, rssi_sum, count; visit, ap_mac, power; visit, start, end).
     """
 
     visits: pd.DataFrame
     replaced: np.ndarray
     cells: pd.DataFrame
     power: pd.DataFrame
+    heard: pd.DataFrame
 
 
 def observation_cells(
@@ -138,9 +144,11 @@ def merge(
     stored_cells: pd.DataFrame,
     stored_power: pd.DataFrame,
     settings: AnalyticsSettings,
+    stored_heard: pd.DataFrame | None = None,
 ) -> Merged:
     """Merge new observations (`batch`, with an `id` column) into stored visits (`stored`, MERGED_COLUMNS
-    without `key`; its cells and power keyed by stored id in `visit`).
+    without `key` and `dwell_seconds`; its cells, power and heard intervals keyed by stored id in `visit`; without
+    heard intervals a stored visit counts as heard throughout its [first_seen, last_seen]).
 
     `stored` must hold every stored visit of the batch's devices that comes within `visit_gap` of one of the
     batch's observations; others may be there too and are left alone. Vectorized: one labelling of stored
@@ -247,11 +255,29 @@ def merge(
     every_ssid = pd.concat([frame for frame in (old_ssids, new_ssids) if len(frame)], ignore_index=True)
     result["ssids"] = joined_values(every_ssid, "key", "ssid").reindex(result["key"].to_numpy()).to_numpy()
     result["ap_macs"] = joined_values(power, "visit", "ap_mac").reindex(result["key"].to_numpy()).to_numpy()
+    # Heard intervals: the stored visits' own, relabelled by key, and the new observations', united again.
+    if stored_heard is None:
+        stored_heard = pd.DataFrame(
+            {
+                "visit": stored["id"].to_numpy(dtype="int64"),
+                "start": stored["first_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+                "end": stored["last_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+            }
+        )
+    old_heard = stored_heard.loc[stored_heard["visit"].isin(key_of_stored.index)]
+    heard = heard_intervals(
+        np.concatenate([key_of_stored.reindex(old_heard["visit"].to_numpy()).to_numpy(), new_members["key"]]),
+        np.concatenate([old_heard["start"].to_numpy(), first_ns[new_members["row"].to_numpy()]]),
+        np.concatenate([old_heard["end"].to_numpy(), last_ns[new_members["row"].to_numpy()]]),
+    )
+    extension = estimate_extension(heard, result, settings)
+    result["dwell_seconds"] = with_extension(result, extension).dt.total_seconds()
     return Merged(
         visits=result.loc[:, list(MERGED_COLUMNS)],
         replaced=np.unique(stored_members["stored_id"].to_numpy(dtype="int64")),
         cells=cells,
         power=power,
+        heard=heard,
     )
 
 

@@ -18,13 +18,27 @@ def _instants(times: pd.Series) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
+def open_bounds(visits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """When each visit is inside (ns since the epoch): from its estimated arrival to its estimated departure.
+
+    The estimated stay (`dwell`, analytics.stays) adds the same expected unheard time before first_seen and
+    after last_seen, so a visit is open on [first_seen - e, last_seen + e) with e = (dwell - span) / 2; with the
+    span as dwell (or without a dwell column) that is [first_seen, last_seen).
+    """
+    starts, ends = _instants(visits["first_seen"]), _instants(visits["last_seen"])
+    if "dwell" not in visits or visits.empty:
+        return starts, ends
+    extension = (visits["dwell"].to_numpy(dtype="timedelta64[ns]").view("int64") - (ends - starts)) // 2
+    return starts - extension, ends + extension
+
+
 def occupancy_changes(visits: pd.DataFrame) -> pd.Series:
-    """Occupancy after each change: a visit is open on [first_seen, last_seen).
+    """Occupancy after each change: a visit is open on [arrival, departure) (`open_bounds`).
 
     Indexed by UTC time, in time order; where a visit ends as another starts, the end comes first, so two
     back-to-back visits never count twice.
     """
-    starts, ends = _instants(visits["first_seen"]), _instants(visits["last_seen"])
+    starts, ends = open_bounds(visits)
     times = np.concatenate((starts, ends))
     deltas = np.concatenate((np.ones(len(starts), dtype="int64"), -np.ones(len(ends), dtype="int64")))
     order = np.lexsort((deltas, times))
@@ -42,9 +56,10 @@ def peak_occupancy(visits: pd.DataFrame) -> tuple[int, pd.Timestamp | None]:
 
 
 def occupancy_at(visits: pd.DataFrame, times: pd.DatetimeIndex) -> pd.Series:
-    """How many visits are open (first_seen <= t < last_seen) at each of `times`."""
+    """How many visits are open (arrival <= t < departure, `open_bounds`) at each of `times`."""
     instants = times.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view("int64")
-    starts, ends = np.sort(_instants(visits["first_seen"])), np.sort(_instants(visits["last_seen"]))
+    arrivals, departures = open_bounds(visits)
+    starts, ends = np.sort(arrivals), np.sort(departures)
     open_count = np.searchsorted(starts, instants, side="right") - np.searchsorted(ends, instants, side="right")
     return pd.Series(open_count.astype("int64"), index=times, name="occupancy")
 

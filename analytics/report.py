@@ -174,7 +174,7 @@ def analyse(
     )
 
     labelled = label_visits(frame, settings.visit_gap)
-    found = visits(labelled, tz)
+    found = visits(labelled, tz, settings)
     if clocks is not None:
         found["day"] = clocks.days_of(found["site"], found["first_seen"])
     # Zones are only needed for window visits, unless a zone filter must judge the history's visits too.
@@ -203,7 +203,7 @@ def _visitor_observations(observations: pd.DataFrame, settings: AnalyticsSetting
     """The observations of qualifying visits: where visitors spend time, the places zones are fitted to (street
     traffic outnumbers visitors ten to one and would otherwise claim clusters of its own)."""
     labelled = label_visits(observations, settings.visit_gap)
-    found = visits(labelled, UTC)
+    found = visits(labelled, UTC, settings)
     keep = found.loc[qualifying(found, settings), "visit"]
     chosen = labelled.loc[labelled["visit"].isin(keep)]
     return chosen if len(chosen) else observations
@@ -233,12 +233,14 @@ def analyse_visits(
     start, end = pd.Timestamp(window_start), pd.Timestamp(window_end)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("window_start and window_end must be timezone-aware")
-    columns = [name for name in STORED_VISIT_DTYPES if name != "previous_first_seen"]
+    columns = [name for name in STORED_VISIT_DTYPES if name not in ("previous_first_seen", "dwell_seconds")]
     found = stored.loc[:, columns].astype(
         {name: dtype for name, dtype in STORED_VISIT_DTYPES.items() if name in columns and dtype != "str"}
     )
-    found = found.sort_values(["site", "device", "first_seen"], kind="stable").reset_index(drop=True)
-    found["dwell"] = found["last_seen"] - found["first_seen"]
+    found = found.sort_values(["site", "device", "first_seen"], kind="stable")
+    seconds = stored["dwell_seconds"].reindex(found.index) if "dwell_seconds" in stored else None
+    found = found.reset_index(drop=True)
+    found["dwell"] = stored_dwell(found, None if seconds is None else seconds.to_numpy(dtype="float64"))
     found["dwell_minutes"] = found["dwell"].dt.total_seconds() / 60
     if clocks is None:
         found["day"] = local_day(found["first_seen"], tz)
@@ -256,6 +258,16 @@ def analyse_visits(
     if moves is not None:
         moves = moves.loc[moves["visit"].isin(classified["visit"])].reset_index(drop=True)
     return replace(analysis, visits=classified, moves=moves)
+
+
+def stored_dwell(found: pd.DataFrame, dwell_seconds: np.ndarray | None) -> pd.Series:
+    """Stored visits' dwell: their `dwell_seconds` (the measure they were built with, store.visits), to the
+    microsecond as the observation pipeline gives it; the span where it was not loaded."""
+    span = found["last_seen"] - found["first_seen"]
+    if dwell_seconds is None:
+        return span
+    stored = pd.Series(pd.to_timedelta(np.round(dwell_seconds * 1e6), unit="us"), index=found.index)
+    return stored.where(~np.isnan(dwell_seconds), span)
 
 
 def build_visit_report(

@@ -90,6 +90,8 @@ STORED_VISIT_DTYPES: dict[str, str] = {
     "last_zone": "str",
     "x": "float64",
     "y": "float64",
+    # The dwell the visit was stored with (AnalyticsSettings.dwell_estimate; NaN where it was not loaded).
+    "dwell_seconds": "float64",
     "previous_first_seen": TIME_DTYPE,  # when the device's previous visit started (NaT for its first)
     "ssids": "str",  # every SSID and every AP of the visit, joined by analytics.visits.VALUE_SEPARATOR
     "ap_macs": "str",

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import TIME_DTYPE
+from analytics.settings import AnalyticsSettings
+from analytics.stays import estimate_extension, heard_intervals
 
 VISIT_COLUMNS = (
     "visit",
@@ -59,13 +61,15 @@ def label_visits(observations: pd.DataFrame, visit_gap: timedelta) -> pd.DataFra
     return labelled
 
 
-def visits(labelled: pd.DataFrame, tz: tzinfo) -> pd.DataFrame:
+def visits(labelled: pd.DataFrame, tz: tzinfo, settings: AnalyticsSettings | None = None) -> pd.DataFrame:
     """One row per visit of `label_visits` output: when, how long, how strong, associated, which SSID.
 
-    dwell = last_seen - first_seen (the vendors' own first/last seen); max_rssi is the strongest rssi_max;
-    associated is true if any observation was; ssid and manufacturer are the first non-empty ones; `day` is the
-    site-local day the visit started (a naive midnight timestamp); `ssids` and `ap_macs` are every SSID the device
-    was heard on and every AP that heard it (joined by VALUE_SEPARATOR; what the SSID and AP filters look at).
+    first_seen and last_seen are the vendors' own; dwell is the estimated stay, that span plus the expected unheard
+    time at each end (analytics.stays), or the span itself with `dwell_estimate = "span"`; max_rssi is the
+    strongest rssi_max; associated is true if any observation was; ssid and manufacturer are the first non-empty
+    ones; `day` is the site-local day the visit started (a naive midnight timestamp); `ssids` and `ap_macs` are
+    every SSID the device was heard on and every AP that heard it (joined by VALUE_SEPARATOR; what the SSID and AP
+    filters look at).
     """
     if labelled.empty:
         return empty_visits()
@@ -82,12 +86,30 @@ def visits(labelled: pd.DataFrame, tz: tzinfo) -> pd.DataFrame:
         randomized=("randomized", "max"),
         observations=("device", "size"),
     ).reset_index()
-    result["dwell"] = result["last_seen"] - result["first_seen"]
+    result["dwell"] = estimated_dwell(labelled, result, settings or AnalyticsSettings())
     result["dwell_minutes"] = result["dwell"].dt.total_seconds() / 60
     result["day"] = local_day(result["first_seen"], tz)
     result["ssids"] = joined_values(labelled, "visit", "ssid").reindex(result["visit"].to_numpy()).to_numpy()
     result["ap_macs"] = joined_values(labelled, "visit", "ap_mac").reindex(result["visit"].to_numpy()).to_numpy()
     return result.loc[:, list(VISIT_COLUMNS)]
+
+
+def estimated_dwell(labelled: pd.DataFrame, found: pd.DataFrame, settings: AnalyticsSettings) -> pd.Series:
+    """Each visit's dwell (timedelta) per `settings.dwell_estimate`, from the heard intervals of its observations."""
+    intervals = heard_intervals(
+        labelled["visit"].to_numpy(),
+        labelled["first_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+        labelled["last_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+    )
+    extension = estimate_extension(intervals, found.rename(columns={"visit": "key"}), settings)
+    return with_extension(found, extension)
+
+
+def with_extension(found: pd.DataFrame, extension_seconds: pd.Series) -> pd.Series:
+    """span + 2 * extension as timedeltas, rounded to the microsecond (what the database keeps of a time)."""
+    span = found["last_seen"] - found["first_seen"]
+    added = pd.to_timedelta(np.round(2 * extension_seconds.to_numpy(dtype="float64") * 1e6), unit="us")
+    return span + pd.Series(added, index=found.index)
 
 
 def joined_values(frame: pd.DataFrame, key: str, column: str) -> pd.Series:

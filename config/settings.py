@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from analytics.settings import DEFAULT_DWELL_ESTIMATE, DWELL_ESTIMATES, AnalyticsSettings
 from config.sites import Site, SiteConfigError, parse_sites
 from devices.macs import normalize_mac
 
@@ -81,6 +82,13 @@ class Settings:
     # ahead of ours; a webhook reports the last minute, so anything further ahead is a wrong clock or a forgery).
     clock_skew_seconds: int = 300
     max_record_age_seconds: int | None = None  # POSTs only: a record first seen longer ago is refused; None: off
+    # How a visit's dwell is measured (AnalyticsSettings.dwell_estimate): PRESENCE_DWELL_ESTIMATE, else
+    # `dwell_estimate` in the TOML file. The stored visits are built with it (store.visits refuses other values).
+    dwell_estimate: str = DEFAULT_DWELL_ESTIMATE
+
+    def analytics_settings(self) -> AnalyticsSettings:
+        """The analytics' settings with what this configuration sets of them (the dwell measure)."""
+        return AnalyticsSettings(dwell_estimate=self.dwell_estimate)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -169,6 +177,12 @@ class Settings:
                 "PRESENCE_COUNT_ONLY=1 stores no device identifiers, PRESENCE_STORE_RAW_MACS=1 asks for raw client "
                 "MACs: set only one of them"
             )
+        dwell_estimate = env.get("PRESENCE_DWELL_ESTIMATE") or str(toml.get("dwell_estimate", DEFAULT_DWELL_ESTIMATE))
+        if dwell_estimate not in DWELL_ESTIMATES:
+            raise ConfigError(
+                f"PRESENCE_DWELL_ESTIMATE (or dwell_estimate in the config) must be one of {', '.join(DWELL_ESTIMATES)}"
+                f", got {dwell_estimate!r}"
+            )
         synchronous = (env.get("PRESENCE_SQLITE_SYNCHRONOUS") or "FULL").upper()
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("PRESENCE_SQLITE_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA")
@@ -199,6 +213,7 @@ class Settings:
             trusted_proxies=_networks(env, "PRESENCE_TRUSTED_PROXIES"),
             clock_skew_seconds=_non_negative_int(env, "PRESENCE_CLOCK_SKEW_SECONDS", 300),
             max_record_age_seconds=_non_negative_int(env, "PRESENCE_MAX_RECORD_AGE_SECONDS", 0) or None,
+            dwell_estimate=dwell_estimate,
         )
 
 

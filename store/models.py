@@ -193,6 +193,8 @@ class Visit(SQLModel, table=True):
     # When the same device's previous visit at the site started (NULL for its first): counting the visits of a
     # range whose previous visit started before the range counts distinct devices without reading them.
     previous_first_seen: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The dwell by the measure the visits were built with (visit_refresh.settings' dwell_estimate): the estimated
+    # stay (analytics.stays) by default, else last_seen - first_seen. The qualifying and staff indexes read it.
     dwell_seconds: float
     max_rssi: float
     associated: bool
@@ -229,6 +231,9 @@ class VisitState(SQLModel, table=True):
     manufacturer_first_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     manufacturer_last_ns: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     manufacturer_observation: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # When it was heard: its disjoint [start, end] intervals, packed (store.visits.states.HEARD_DTYPE), from which
+    # its estimated stay is worked out again after a merge; NULL for a visit stored before migration 0010.
+    heard: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class VisitRefresh(SQLModel, table=True):

@@ -19,15 +19,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, update
 
-from analytics.settings import AnalyticsSettings
-from config.settings import Settings
+from analytics.settings import SPAN, AnalyticsSettings
+from config.settings import ConfigError, Settings
 from store.visits.shared import REFRESH, STATE_NAME, LeaseLost, RefreshBusy, VisitsOutOfDate, dialect
 
 LEASE = timedelta(minutes=5)
 DEFAULT_WAIT = timedelta(minutes=10)
 POLL_SECONDS = 0.2
-# The settings that change what a visit is; visits built with other values need `presence rebuild`.
-BUILD_SETTINGS = ("visit_gap", "fingerprint_period")
+# The settings that change what a visit is, or the dwell stored with it; visits built with other values need
+# `presence rebuild`. Visits stored before migration 0010 are recorded as built with dwell_estimate = "span".
+BUILD_SETTINGS = ("visit_gap", "fingerprint_period", "dwell_estimate", "probe_gap_unassociated", "probe_gap_associated")
 
 
 class Lease:
@@ -148,10 +149,24 @@ def _ensure_row(engine: Engine, analytics_settings: AnalyticsSettings, settings:
         )
 
 
+def analytics_of(settings: Settings, analytics_settings: AnalyticsSettings | None) -> AnalyticsSettings:
+    """The analytics settings to build visits with: the caller's, which must measure dwell as the configuration
+    says (PRESENCE_DWELL_ESTIMATE), else the configuration's own. A disagreement is refused rather than stored, so
+    the stored dwell can never silently differ from the configured measure."""
+    if analytics_settings is None:
+        return settings.analytics_settings()
+    if analytics_settings.dwell_estimate != settings.dwell_estimate:
+        raise ConfigError(
+            f"the configuration measures dwell as {settings.dwell_estimate!r} (PRESENCE_DWELL_ESTIMATE), but the "
+            f"visits were asked to be built with {analytics_settings.dwell_estimate!r}"
+        )
+    return analytics_settings
+
 
 def settings_json(analytics_settings: AnalyticsSettings) -> str:
     values = asdict(analytics_settings)
-    return json.dumps({name: str(values[name]) for name in BUILD_SETTINGS}, sort_keys=True)
+    names = BUILD_SETTINGS if analytics_settings.dwell_estimate != SPAN else BUILD_SETTINGS[:3]  # span needs no prior
+    return json.dumps({name: str(values[name]) for name in names}, sort_keys=True)
 
 
 def ap_config_json(settings: Settings) -> str:

@@ -39,7 +39,7 @@ from store.visits.shared import (
     RefreshResult,
     chunks,
 )
-from store.visits.states import decode_states, encode_states
+from store.visits.states import decode_heard, decode_states, encode_heard, encode_states
 from store.visits.zone_models import SiteModel, record_sites, zone_rows
 
 STORED_COLUMNS = (
@@ -74,8 +74,8 @@ def merge_batch(
     low = batch["first_seen"].min() - gap
     high = batch["last_seen"].max() + gap
     devices = sorted(batch["device"].unique())
-    stored, cells, power = _stored_visits(engine, devices, low, high)
-    merged = incremental.merge(batch, stored, cells, power, analytics_settings)
+    stored, cells, power, heard = _stored_visits(engine, devices, low, high)
+    merged = incremental.merge(batch, stored, cells, power, analytics_settings, heard)
     predecessors, successors = _neighbours(engine, devices, low, high)
 
     # Everything is worked out before the write transaction, which SQLite's POSTs wait for. Holding the lease,
@@ -111,7 +111,7 @@ def merge_batch(
         ]
     ]
     visit_rows = _visit_records(visits)
-    state_rows = _state_records(visits, merged.cells, merged.power)
+    state_rows = _state_records(visits, merged.cells, merged.power, merged.heard)
 
     with lease.transaction() as connection:
         _delete_visits(connection, merged.replaced)
@@ -146,16 +146,17 @@ def _python_time(value: Any) -> datetime | None:
 
 def _stored_visits(
     engine: Engine, devices: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The stored visits of `devices` that overlap [low, high], with their cells and power."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stored visits of `devices` that overlap [low, high], with their cells, power and heard intervals."""
     columns = [
         *time_columns_as_text(engine, VISITS, STORED_COLUMNS),
         STATES.c.aps,
         STATES.c.cells,
         STATES.c.power,
+        STATES.c.heard,
         *(STATES.c[name] for name in STATE_RANK_COLUMNS),
     ]
-    names = [*STORED_COLUMNS, "aps", "cells", "power", *STATE_RANK_COLUMNS]
+    names = [*STORED_COLUMNS, "aps", "cells", "power", "heard", *STATE_RANK_COLUMNS]
     rows: list[Any] = []
     with engine.connect() as connection:
         for part in chunks(devices):
@@ -175,8 +176,15 @@ def _stored_visits(
     frame["randomized"] = frame["randomized"].astype(bool)
     for name in STATE_RANK_COLUMNS:
         frame[name] = frame[name].astype("Int64")
-    cells, power = decode_states(frame["id"].to_numpy(dtype="int64"), frame["aps"], frame["cells"], frame["power"])
-    return frame.drop(columns=["aps", "cells", "power"]), cells, power
+    ids = frame["id"].to_numpy(dtype="int64")
+    cells, power = decode_states(ids, frame["aps"], frame["cells"], frame["power"])
+    heard = decode_heard(
+        ids,
+        frame["heard"],
+        frame["first_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+        frame["last_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+    )
+    return frame.drop(columns=["aps", "cells", "power", "heard"]), cells, power, heard
 
 
 def _neighbours(
@@ -239,22 +247,26 @@ VISIT_ROW_COLUMNS = (
 
 
 def _visit_records(visits: pd.DataFrame) -> list[dict[str, Any]]:
-    """The `visit` rows of merged visits, ready for executemany."""
-    frame = visits.assign(dwell_seconds=(visits["last_seen"] - visits["first_seen"]).dt.total_seconds())
-    return _records(frame, VISIT_ROW_COLUMNS)
+    """The `visit` rows of merged visits (dwell_seconds as analytics.incremental.merge worked it out), ready for
+    executemany."""
+    return _records(visits, VISIT_ROW_COLUMNS)
 
 
-def _state_records(visits: pd.DataFrame, cells: pd.DataFrame, power: pd.DataFrame) -> list[dict[str, Any]]:
-    """The `visit_state` rows of merged visits (cells and power keyed by the visits' `key`)."""
+def _state_records(
+    visits: pd.DataFrame, cells: pd.DataFrame, power: pd.DataFrame, heard: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """The `visit_state` rows of merged visits (cells, power and heard intervals keyed by the visits' `key`)."""
     if visits.empty:
         return []
-    aps, cell_blobs, power_blobs = encode_states(visits["key"].to_numpy(dtype="int64"), cells, power)
+    keys = visits["key"].to_numpy(dtype="int64")
+    aps, cell_blobs, power_blobs = encode_states(keys, cells, power)
     frame = pd.DataFrame(
         {
             "visit_id": visits["id"].to_numpy(dtype="int64"),
             "aps": aps,
             "cells": cell_blobs,
             "power": power_blobs,
+            "heard": encode_heard(keys, heard),
             **{name: visits[name].to_numpy() for name in STATE_RANK_COLUMNS},
         }
     )

@@ -8,13 +8,16 @@ that are already counted in a kept visit (see `rebuild_visits`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     delete,
     func,
     select,
@@ -22,12 +25,15 @@ from sqlalchemy import (
 )
 
 from analytics.settings import AnalyticsSettings
+from analytics.stays import estimate_extension
+from analytics.visits import with_extension
 from config.settings import Settings
 from store.visits.batches import counted_in_kept_visit
-from store.visits.lease import DEFAULT_WAIT, ap_config_json, hold_lease, settings_json
+from store.visits.lease import DEFAULT_WAIT, analytics_of, ap_config_json, hold_lease, settings_json
 from store.visits.refresh import catch_up
 from store.visits.shared import (
     CHUNK_ROWS,
+    IN_LIST,
     MODELS,
     NO_SPAN,
     REFRESH,
@@ -37,6 +43,7 @@ from store.visits.shared import (
     RefreshResult,
     chunks,
 )
+from store.visits.states import decode_heard
 
 
 def rebuild_visits(
@@ -59,7 +66,7 @@ def rebuild_visits(
     (merging it again would count it twice); the rest, and anything not merged yet, is merged as a refresh would.
     With the same settings this gives exactly the visits a rebuild before the prune gave.
     """
-    analytics_settings = analytics_settings or AnalyticsSettings()
+    analytics_settings = analytics_of(settings, analytics_settings)
     started = time.perf_counter()
     with hold_lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:
         horizon = pruned_before(engine)
@@ -68,6 +75,9 @@ def rebuild_visits(
         with lease.transaction() as connection:
             if horizon is not None:
                 visits_kept = _drop_visits_from(connection, horizon, refit_zones=refit_zones)
+                built_with = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar()
+                if json.loads(built_with) != json.loads(settings_json(analytics_settings)):
+                    _restate_dwell(connection, analytics_settings)
             else:
                 connection.execute(delete(STATES))
                 connection.execute(delete(VISITS))
@@ -91,6 +101,39 @@ def rebuild_visits(
     result.visits_kept = visits_kept
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _restate_dwell(connection: Connection, analytics_settings: AnalyticsSettings) -> None:
+    """The dwell of the visits kept across a prune, by the measure `analytics_settings` asks for, from their heard
+    intervals (their observations are gone; a visit stored before migration 0010 counts as heard throughout)."""
+    rows = connection.execute(
+        select(VISITS.c.id, VISITS.c.first_seen, VISITS.c.last_seen, VISITS.c.associated, STATES.c.heard).select_from(
+            VISITS.join(STATES, STATES.c.visit_id == VISITS.c.id)
+        )
+    ).all()
+    if not rows:
+        return
+    kept = pd.DataFrame(
+        {
+            "key": [row[0] for row in rows],
+            "first_seen": pd.to_datetime([row[1] for row in rows], utc=True),
+            "last_seen": pd.to_datetime([row[2] for row in rows], utc=True),
+            "associated": [bool(row[3]) for row in rows],
+        }
+    ).astype({"key": "int64"})
+    heard = decode_heard(
+        kept["key"].to_numpy(),
+        [row[4] for row in rows],
+        kept["first_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+        kept["last_seen"].to_numpy(dtype="datetime64[ns]").view("int64"),
+    )
+    dwell = with_extension(kept, estimate_extension(heard, kept, analytics_settings)).dt.total_seconds()
+    updates = [{"visit_id": int(key), "dwell": float(value)} for key, value in zip(kept["key"], dwell, strict=True)]
+    for offset in range(0, len(updates), IN_LIST):
+        connection.execute(
+            update(VISITS).where(VISITS.c.id == bindparam("visit_id")).values(dwell_seconds=bindparam("dwell")),
+            updates[offset : offset + IN_LIST],
+        )
 
 
 def _drop_visits_from(connection: Connection, horizon: datetime, *, refit_zones: bool) -> int:
@@ -141,7 +184,7 @@ def prepare_prune(
     visits before the new horizon (see `rebuild_visits`). The horizon never moves back. Raises VisitsOutOfDate
     like a refresh: pruning would freeze visits built with other settings.
     """
-    analytics_settings = analytics_settings or AnalyticsSettings()
+    analytics_settings = analytics_of(settings, analytics_settings)
     started = time.perf_counter()
     with hold_lease(engine, analytics_settings, settings, wait) as lease:
         result = catch_up(lease, settings, analytics_settings, chunk_rows)
@@ -173,7 +216,7 @@ def delete_device_visits(
     theirs after this (it holds the lease from reading to writing). Other devices' visits are untouched:
     previous_first_seen only ever points at the same device's visits.
     """
-    analytics_settings = analytics_settings or AnalyticsSettings()
+    analytics_settings = analytics_settings or settings.analytics_settings()
     counts: dict[str, int] = {}
     # rebuilding=True only skips the settings check: an erasure must not wait for a `presence rebuild`.
     with hold_lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:

@@ -1,5 +1,4 @@
-"""Refreshing: merge the observations stored since the watermark into the visits, a chunk at a time.
-"""
+"""Refreshing: merge the observations stored since the watermark into the visits, a chunk at a time."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from analytics.settings import AnalyticsSettings
 from config.settings import Settings
 from store.visits.batches import read_batch, safe_high_watermark
-from store.visits.lease import DEFAULT_WAIT, Lease, hold_lease
+from store.visits.lease import DEFAULT_WAIT, Lease, analytics_of, hold_lease
 from store.visits.merge import merge_batch
 from store.visits.shared import (
     CHUNK_ROWS,
@@ -38,10 +37,11 @@ def refresh_visits(
     """Merge every observation stored since the last refresh into the visits; idempotent, safe to run concurrently.
 
     Waits up to `wait` for another process's refresh to finish (then usually finds nothing left to do) and
-    raises RefreshBusy after that. Raises VisitsOutOfDate when the visits were built with another `visit_gap`
-    or `fingerprint_period`.
+    raises RefreshBusy after that. Raises VisitsOutOfDate when the visits were built with another `visit_gap`,
+    `fingerprint_period` or dwell measure, and ConfigError when `analytics_settings` measures dwell otherwise than
+    the configuration (None: the configuration's, `Settings.analytics_settings`).
     """
-    analytics_settings = analytics_settings or AnalyticsSettings()
+    analytics_settings = analytics_of(settings, analytics_settings)
     started = time.perf_counter()
     with hold_lease(engine, analytics_settings, settings, wait) as lease:
         result = catch_up(lease, settings, analytics_settings, chunk_rows)

@@ -13,11 +13,16 @@ import numpy as np
 import pandas as pd
 
 from analytics import incremental
+from analytics.stays import empty_intervals
 
 # A cell of a stored visit: fingerprint period (ns since the epoch), index into its AP list, sum and count of
 # rssi_avg. Packed little-endian: 22 bytes, about a tenth of an observation row.
 CELL_DTYPE = np.dtype([("period", "<i8"), ("ap", "<u2"), ("rssi_sum", "<f8"), ("count", "<u4")])
 POWER_DTYPE = np.dtype("<f8")
+# When a stored visit was heard (analytics.stays.heard_intervals): its disjoint intervals, start and end in ns since
+# the epoch, packed little-endian: 16 bytes an interval, a probe burst of an unassociated phone or a minute of an
+# associated one, so less than its cells.
+HEARD_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8")])
 
 
 def encode_states(
@@ -118,3 +123,40 @@ def _joined(owners: np.ndarray, texts: np.ndarray, separator: str) -> pd.Series:
     with_separator = texts + separator
     with_separator[ends] = texts[ends]  # no separator after the last of each owner
     return pd.Series(np.add.reduceat(with_separator, starts), index=owners[starts])
+
+
+def encode_heard(keys: np.ndarray, intervals: pd.DataFrame) -> list[bytes]:
+    """Each visit's heard intervals (columns visit, start, end, sorted as `heard_intervals` gives them) as one blob,
+    in the order of `keys`."""
+    packed = np.empty(len(intervals), dtype=HEARD_DTYPE)
+    packed["start"] = intervals["start"].to_numpy(dtype="int64")
+    packed["end"] = intervals["end"].to_numpy(dtype="int64")
+    return _split(packed.tobytes(), intervals["visit"].to_numpy(), keys, HEARD_DTYPE.itemsize)
+
+
+def decode_heard(
+    visit_ids: np.ndarray, heard: Iterable[bytes | None], first_ns: np.ndarray, last_ns: np.ndarray
+) -> pd.DataFrame:
+    """The heard intervals (columns visit, start, end) of stored visits from their state's blobs. A visit stored
+    before migration 0010 has none (NULL) and counts as heard throughout its [first_seen, last_seen]."""
+    blobs = [None if blob is None else bytes(blob) for blob in heard]
+    if not blobs:
+        return empty_intervals()
+    legacy = np.array([blob is None for blob in blobs], dtype=bool)
+    blobs = (
+        [
+            np.array([(first, last)], dtype=HEARD_DTYPE).tobytes() if blob is None else blob
+            for blob, first, last in zip(blobs, first_ns.tolist(), last_ns.tolist(), strict=True)
+        ]
+        if legacy.any()
+        else blobs
+    )
+    packed = np.frombuffer(b"".join(blobs), dtype=HEARD_DTYPE)
+    counts = np.array([len(blob) // HEARD_DTYPE.itemsize for blob in blobs], dtype="int64")
+    return pd.DataFrame(
+        {
+            "visit": np.repeat(np.asarray(visit_ids, dtype="int64"), counts),
+            "start": packed["start"].astype("int64"),
+            "end": packed["end"].astype("int64"),
+        }
+    )

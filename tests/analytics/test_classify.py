@@ -10,16 +10,17 @@ import pytest
 from analytics.classify import capture_rate, classify_visits, devices, qualifying, staff_devices
 from analytics.dwell import dwell_buckets, dwell_stats
 from analytics.schema import typed_observations
-from analytics.settings import AnalyticsSettings
+from analytics.settings import SPAN, AnalyticsSettings
 from analytics.visits import label_visits, visits
 from tests.analytics.builders import MONDAY, at, frame, observation, stay
 
-SETTINGS = AnalyticsSettings()
+# The thresholds are checked on the span heard, so a visit's dwell is exactly what it was built with.
+SETTINGS = AnalyticsSettings(dwell_estimate=SPAN)
 WINDOW = (MONDAY, MONDAY + timedelta(days=7))
 
 
 def found(observations: pd.DataFrame) -> pd.DataFrame:
-    return visits(label_visits(typed_observations(observations), SETTINGS.visit_gap), UTC)
+    return visits(label_visits(typed_observations(observations), SETTINGS.visit_gap), UTC, SETTINGS)
 
 
 def classified(observations: pd.DataFrame, window: tuple[datetime, datetime] = WINDOW) -> pd.DataFrame:

@@ -14,11 +14,13 @@ from sklearn.cluster import KMeans
 
 from analytics import incremental, zones
 from analytics.schema import TIME_DTYPE, typed_observations
-from analytics.settings import AnalyticsSettings
+from analytics.settings import RECURRENCE, AnalyticsSettings
+from analytics.stays import empty_intervals
 from analytics.visits import label_visits, visits
 from tests.analytics.builders import AP1, AP2, AP3, at, frame, observation, stay
 
-SETTINGS = AnalyticsSettings()
+# The estimate, not the span, is what merging must keep exact.
+SETTINGS = AnalyticsSettings(dwell_estimate=RECURRENCE)
 ONE_PASS_COLUMNS = [
     "site",
     "device",
@@ -34,12 +36,13 @@ ONE_PASS_COLUMNS = [
 
 
 class Store:
-    """An in-memory stand-in for store.visits: the stored visits, their cells and power."""
+    """An in-memory stand-in for store.visits: the stored visits, their cells, power and heard intervals."""
 
     def __init__(self) -> None:
         self.visits: pd.DataFrame | None = None
         self.cells = incremental.empty_cells()
         self.power = incremental.empty_power()
+        self.heard = empty_intervals()
         self.next_id = 1
         self.next_observation = 1
 
@@ -48,7 +51,7 @@ class Store:
         batch.insert(0, "id", np.arange(self.next_observation, self.next_observation + len(batch)))
         self.next_observation += len(batch)
         stored = self.visits if self.visits is not None else empty_stored()
-        merged = incremental.merge(batch, stored, self.cells, self.power, SETTINGS)
+        merged = incremental.merge(batch, stored, self.cells, self.power, SETTINGS, self.heard)
         new = merged.visits["id"].to_numpy() < 0
         ids = merged.visits["id"].to_numpy().copy()
         ids[new] = np.arange(self.next_id, self.next_id + new.sum())
@@ -71,6 +74,13 @@ class Store:
             ],
             ignore_index=True,
         )
+        self.heard = pd.concat(
+            [
+                self.heard.loc[~self.heard["visit"].isin(merged.replaced)],
+                merged.heard.assign(visit=by_key.reindex(merged.heard["visit"]).to_numpy()),
+            ],
+            ignore_index=True,
+        ).sort_values(["visit", "start"], ignore_index=True)
 
     def sorted_visits(self) -> pd.DataFrame:
         assert self.visits is not None
@@ -87,7 +97,7 @@ def empty_stored() -> pd.DataFrame:
 
 
 def one_pass(observations: pd.DataFrame) -> pd.DataFrame:
-    found = visits(label_visits(typed_observations(observations), SETTINGS.visit_gap), UTC)
+    found = visits(label_visits(typed_observations(observations), SETTINGS.visit_gap), UTC, SETTINGS)
     return found.sort_values(["site", "device", "first_seen"], ignore_index=True)
 
 
@@ -165,6 +175,8 @@ def test_merging_chunks_in_any_order_gives_the_one_pass_visits(rows, seed, chunk
         expected[ONE_PASS_COLUMNS].astype({"ssid": object, "ssids": object, "ap_macs": object}),
         check_dtype=False,
     )
+    # The estimated stay, worked out again from the merged heard intervals, is the one-pass one to the bit.
+    assert result["dwell_seconds"].tolist() == expected["dwell"].dt.total_seconds().tolist()
     # Cells hold the observations' fingerprint sums: the same fingerprints as from the observations.
     labelled = label_visits(typed_observations(observations.iloc[order]), SETTINGS.visit_gap)
     keys = result.reset_index().set_index(["site", "device", "first_seen"])["id"]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from analytics.report import analyse, build_report, daily_series, visit_table
 from analytics.schema import typed_observations
+from analytics.settings import SPAN, AnalyticsSettings
 from config.settings import AccessPoint
 from tests.analytics.builders import AP1, frame, observation, stay
 
@@ -18,6 +19,8 @@ TZ = ZoneInfo("Europe/Amsterdam")  # UTC+1 in November
 START = datetime(2026, 11, 2, tzinfo=TZ)
 END = datetime(2026, 11, 4, tzinfo=TZ)
 ACCESS_POINTS = {AP1: AccessPoint(AP1, "Shop floor", "shop")}
+# Exact dwell figures need the span heard as the dwell (the estimated stay is tested in test_stays.py).
+HEARD = AnalyticsSettings(dwell_estimate=SPAN)
 
 
 def utc(text: str) -> datetime:
@@ -38,7 +41,7 @@ def shop() -> pd.DataFrame:
 
 
 def test_report_has_every_key_with_exact_values():
-    report = build_report(shop(), START, END, tz=TZ, access_points=ACCESS_POINTS)
+    report = build_report(shop(), START, END, HEARD, tz=TZ, access_points=ACCESS_POINTS)
 
     assert report == {
         "from": "2026-11-02",
@@ -131,7 +134,7 @@ def test_build_report_does_not_mutate_its_input():
 
 
 def test_visit_table_has_one_row_per_window_visit_with_its_category():
-    table = visit_table(analyse(shop(), START, END, tz=TZ, access_points=ACCESS_POINTS))
+    table = visit_table(analyse(shop(), START, END, HEARD, tz=TZ, access_points=ACCESS_POINTS))
 
     assert list(table.columns) == [
         "device",

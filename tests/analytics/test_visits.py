@@ -11,15 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.schema import typed_observations
-from analytics.settings import AnalyticsSettings
+from analytics.settings import SPAN, AnalyticsSettings
 from analytics.visits import label_visits, visits
 from tests.analytics.builders import AP1, AP2, at, frame, observation, stay
 
 GAP = AnalyticsSettings().visit_gap
+# Sessionization is checked on the span heard (the estimated stay adds to it: tests/analytics/test_stays.py).
+HEARD = AnalyticsSettings(dwell_estimate=SPAN)
 
 
 def visits_of(observations: pd.DataFrame, gap: timedelta = GAP, tz: tzinfo = UTC) -> pd.DataFrame:
-    return visits(label_visits(typed_observations(observations), gap), tz)
+    return visits(label_visits(typed_observations(observations), gap), tz, HEARD)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +126,7 @@ def test_visits_never_overlap_are_gap_separated_cover_every_observation_and_fit_
         ]
     )
     labelled = label_visits(typed_observations(observations), GAP)
-    result = visits(labelled, at().tzinfo)
+    result = visits(labelled, at().tzinfo, HEARD)
 
     assert result["observations"].sum() == len(observations)
     bounds = result.set_index("visit")[["first_seen", "last_seen"]].add_suffix("_visit")

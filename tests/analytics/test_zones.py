@@ -9,12 +9,13 @@ import pytest
 
 from analytics.filters import Filters
 from analytics.report import analyse, build_report, zone_stats, zone_transitions
-from analytics.settings import AnalyticsSettings
+from analytics.settings import SPAN, AnalyticsSettings
 from analytics.zones import visit_zones
 from config.settings import AccessPoint
 from tests.analytics.builders import AP1, AP2, AP3, MONDAY, at, frame, stay
 
 START, END = MONDAY, MONDAY + timedelta(days=1)
+HEARD = AnalyticsSettings(dwell_estimate=SPAN)  # exact dwell figures: the span heard
 NAMED = {
     AP1: AccessPoint(mac=AP1, name="Entrance", site="shop", x=0.0, y=0.0),
     AP2: AccessPoint(mac=AP2, name="Back", site="shop", x=10.0, y=0.0),
@@ -51,7 +52,7 @@ def test_zones_without_configured_names_are_named_by_ap_mac():
 
 
 def test_zone_stats_and_transitions():
-    analysis = analyse(two_zone_shop(), START, END, access_points=NAMED)
+    analysis = analyse(two_zone_shop(), START, END, HEARD, access_points=NAMED)
 
     stats = zone_stats(analysis).set_index("zone")
     transitions = zone_transitions(analysis)
@@ -88,7 +89,7 @@ def test_positions_are_missing_without_configured_floor_positions():
 def test_a_single_ap_makes_one_zone():
     rows = frame(stay("a", at(), 10, rssi=-40), stay("b", at(), 10, rssi=-74))
 
-    report = build_report(rows, START, END, access_points={AP1: AccessPoint(AP1, "Shop", "shop")})
+    report = build_report(rows, START, END, HEARD, access_points={AP1: AccessPoint(AP1, "Shop", "shop")})
 
     assert report["zones"] == [{"zone": "Shop", "visitors": 2, "visits": 2, "median_dwell_minutes": 10.0}]
 

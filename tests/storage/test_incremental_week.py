@@ -3,6 +3,7 @@ exactly those of a rebuild and of the one-pass pipeline (`presence report --naiv
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from analytics import zones
-from analytics.settings import AnalyticsSettings
+from analytics.settings import RECURRENCE, SPAN
 from analytics.visits import label_visits, visits
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
@@ -64,9 +65,9 @@ def simulated_rows(tmp_path_factory) -> list[dict]:
 
 def one_pass(engine, settings) -> pd.DataFrame:
     """The visits `analytics` makes from every observation at once, zoned with the stored zone model."""
-    analytics_settings = AnalyticsSettings()
+    analytics_settings = settings.analytics_settings()
     labelled = label_visits(load_observations(engine, None, None), analytics_settings.visit_gap)
-    found = visits(labelled, settings.tz)
+    found = visits(labelled, settings.tz, analytics_settings)
     model = zones.ZoneModel(
         {site: stored.zones(settings.access_points) for site, stored in load_models(engine).items() if stored.fitted}
     )
@@ -75,7 +76,9 @@ def one_pass(engine, settings) -> pd.DataFrame:
     return found.sort_values(["site", "device", "first_seen"], ignore_index=True)
 
 
-def test_shuffled_late_and_redelivered_chunks_give_the_visits_of_a_rebuild(simulated_rows, settings):
+@pytest.mark.parametrize("dwell_estimate", [SPAN, RECURRENCE])
+def test_shuffled_late_and_redelivered_chunks_give_the_visits_of_a_rebuild(simulated_rows, settings, dwell_estimate):
+    settings = replace(settings, dwell_estimate=dwell_estimate)
     engine = db.make_engine(settings.database_url)
     db.migrate(engine)
     rng = np.random.default_rng(5)
@@ -105,3 +108,10 @@ def test_shuffled_late_and_redelivered_chunks_give_the_visits_of_a_rebuild(simul
         expected.loc[:, COMPARED].astype({"ssid": object, "manufacturer": object, "zone": object, "last_zone": object}),
         check_dtype=False,
     )
+    # The stored dwell is the one-pass dwell to the microsecond: the estimate too, worked out again after every merge
+    # from the heard intervals the visit keeps.
+    assert incremental["dwell_seconds"].tolist() == expected["dwell"].dt.total_seconds().tolist()
+    if dwell_estimate == SPAN:
+        assert (
+            incremental["dwell_seconds"] == (incremental["last_seen"] - incremental["first_seen"]).dt.total_seconds()
+        ).all()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,12 +15,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from config.settings import Settings
+from analytics.settings import RECURRENCE, SPAN, AnalyticsSettings
+from config.settings import ConfigError, Settings
 from receiver.ingest import Ingestor, decode, parse
 from store import db
-from store.models import Observation, Visit
+from store.models import Observation, Visit, VisitRefresh
 from store.records import Normalizer
-from store.visits import rebuild_visits, refresh_visits
+from store.visits import VisitsOutOfDate, rebuild_visits, refresh_visits
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VISITS = Visit.__table__  # type: ignore[attr-defined]
@@ -92,3 +95,27 @@ def test_the_upgraded_database_takes_new_posts(tmp_path):
     again = ingestor.store(parse("engenius", decode(body)), datetime(2026, 12, 1, 9, tzinfo=UTC))
     assert (again.stored, again.duplicates) == (0, 3)  # the same records the old layout stored: deduplicated
     engine.dispose()
+
+
+def test_visits_stored_before_the_estimated_stay_are_marked_for_rebuild_not_recomputed(tmp_path):
+    settings = restored(tmp_path, "0006")
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    with engine.connect() as connection:
+        built_with = json.loads(connection.execute(select(VisitRefresh.__table__.c.settings)).scalar_one())
+    assert built_with["dwell_estimate"] == SPAN  # what their dwell_seconds holds
+    stored_before = visits_of(settings)
+    assert refresh_visits(engine, settings).observations == 0  # with the span measure they keep working
+
+    estimating = replace(settings, dwell_estimate=RECURRENCE)
+    with pytest.raises(VisitsOutOfDate, match="presence rebuild"):
+        refresh_visits(engine, estimating)
+    with pytest.raises(ConfigError, match="PRESENCE_DWELL_ESTIMATE"):
+        refresh_visits(engine, settings, AnalyticsSettings(dwell_estimate=RECURRENCE))
+    assert rebuild_visits(engine, estimating).observations == 10
+    assert refresh_visits(engine, estimating).observations == 0
+    with engine.connect() as connection:
+        rows = connection.execute(select(VISITS.c.first_seen, VISITS.c.last_seen, VISITS.c.dwell_seconds)).all()
+    engine.dispose()
+    pd.testing.assert_frame_equal(visits_of(settings), stored_before)  # the same visits, only their dwell changed
+    assert all(dwell > (last - first).total_seconds() for first, last, dwell in rows)

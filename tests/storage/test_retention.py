@@ -5,6 +5,7 @@ can no longer recompute; `presence erase` deletes one device's every row and not
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from analytics.report import report
-from analytics.settings import AnalyticsSettings
+from analytics.settings import RECURRENCE, AnalyticsSettings
 from app.cli import main
 from app.commands.export import window_analysis
 from config.settings import ConfigError, Settings
@@ -233,6 +234,25 @@ def test_a_rebuild_with_another_visit_gap_after_prune_keeps_old_visits_as_built(
         [pd.Timestamp(at(0, day=7)), 6],  # after it: recomputed with the 10-minute gap
         [pd.Timestamp(at(17, day=7)), 6],
     ]
+
+
+def test_a_rebuild_with_the_estimated_stay_after_prune_estimates_the_kept_visits_from_when_they_were_heard(
+    engine, settings
+):
+    post(engine, *[stay("d1", at(0, day), 10, step=2) for day in (0, 7)])
+    refresh_visits(engine, settings)
+    retention.prune(engine, settings, FIVE_DAYS, now=NOW, pause=0)
+    estimating = replace(settings, dwell_estimate=RECURRENCE)
+    with pytest.raises(VisitsOutOfDate):
+        refresh_visits(engine, estimating)
+
+    result = rebuild_visits(engine, estimating)
+
+    assert result.visits_kept == 1
+    kept, recomputed = stored_visits(engine)["dwell_seconds"].tolist()
+    assert kept == recomputed  # the same stay on both days: the kept one from its heard intervals
+    assert kept == pytest.approx(600 + 2 * (5 * 120.0**2 / 2 + 150 * 84) / (600 + 150))
+    assert refresh_visits(engine, estimating).observations == 0
 
 
 def test_the_horizon_only_moves_forward(engine, settings):
