@@ -501,6 +501,18 @@ def measure(backend: str, one: Installation, whole: Installation, scale: Scale, 
         f"{result.one['report_site'].wall_s:.2f} s, all sites {result.chain['report_all'].wall_s:.2f} s",
         file=sys.stderr,
     )
+    return measure_pages(result, pair, site, first, last, runs)
+
+
+def measure_pages(
+    result: Backend,
+    pair: tuple[tuple[str, Installation, dict[str, Measured]], ...],
+    site: str,
+    first: date,
+    last: date,
+    runs: int,
+) -> Backend:
+    """The dashboard figures (DASHBOARD_FIGURES) of the chain and the baseline into `result`."""
     clocks = {}
     for name, installation, _ in pair:
         engine = db.make_engine(installation.database_url)
@@ -519,11 +531,29 @@ def measure(backend: str, one: Installation, whole: Installation, scale: Scale, 
                 figure = figures.setdefault(page, Measured())
                 figure.add({"inner_s": times, "max_rss_mib": rss, **run}, None)
     print(
-        f"{backend}: Sites page {result.chain['sites_page'].inner_s:.2f} s, Live tick "
+        f"{result.name}: Sites page {result.chain['sites_page'].inner_s:.2f} s, Live tick "
         f"{result.chain['live_tick'].inner_s:.2f} s, Visitors {result.chain['visitors'].inner_s:.2f} s",
         file=sys.stderr,
     )
     return result
+
+
+def pages_only(backend: str, one: Installation, whole: Installation, scale: Scale, runs: int) -> str:
+    """`--pages-only`: the dashboard rows alone (no report, no refresh: the kept databases get no new minutes),
+    as lines of the section's table without its estimate column, for re-measuring a page without the rest."""
+    result = Backend(backend)
+    first, last = report_window(scale)
+    pair = (("one", one, result.one), ("chain", whole, result.chain))
+    measure_pages(result, pair, whole.members[0].name, first, last, runs)
+    lines = []
+    for name in DASHBOARD_FIGURES:
+        chain, base = result.chain[name], result.one[name]
+        estimate = linear(chain.inner_s, base.inner_s, scale.sites) if 1 < scale.sites < DEFAULT_SITES else math.nan
+        lines.append(
+            f"| {backend} | {name} | ({chain.inner_s:.2f}) | ({base.inner_s:.2f}) | "
+            f"{ratio(chain.inner_s, base.inner_s)} | ({estimate:.1f}) | {chain.rss_mib:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 # --- the section -------------------------------------------------------------------------------------------------
@@ -536,6 +566,10 @@ TARGET_LIVE_TICK_S = 1.0
 TARGET_VISITORS_S = 1.0
 TARGET_REPORT_RATIO = 1.2
 TARGET_REFRESH_S = 1.0
+
+
+def runs_of(runs: int) -> str:
+    return f"median of {runs} runs, chain and baseline in turn"
 
 
 def verdict(ok: bool) -> str:
@@ -726,7 +760,10 @@ def products_note(results: list[Backend]) -> str:
     """Which dashboard products the Sites page and Live rows timed."""
     shown = results[0].chain["visitors"].detail
     if shown.get("sites_product"):
-        sites = f"The Sites page row is `products.{SITES_PRODUCT}` (one analysis per period, per site)"
+        sites = (
+            f"The Sites page row is `products.{SITES_PRODUCT}` (one analysis per period, every site's figures in one "
+            "pass grouped by site)"
+        )
     else:
         sites = (
             "No Sites page product has landed in `app/dashboard/products.py` yet: the Sites page row times what it "
@@ -788,6 +825,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the databases, measure nothing")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="measure the dashboard pages alone on the kept databases and print their rows (the doc is not written)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the section without rewriting the doc")
     args = parser.parse_args(argv)
     if args.days < 2 or not 1 <= args.sites:
@@ -811,6 +853,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {figures}", file=sys.stderr)
             sources.setdefault(installation.name, installation)
     if args.build_only:
+        return 0
+    if args.pages_only:
+        print(
+            f"{COMMAND} --sites {scale.sites} --days {scale.days} --pages-only, {runs_of(args.runs)}; {code_version()}"
+        )
+        print("| backend | page | chain s | one-site s | × one-site | 100 sites, linear estimate s | peak RSS MiB |")
+        for backend, one, whole in pairs:
+            print(pages_only(backend, one, whole, scale, args.runs), flush=True)
         return 0
     results = [measure(backend, one, whole, scale, args.runs, args.report_runs) for backend, one, whole in pairs]
     runs = (args.runs, args.report_runs)
