@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.occupancy import occupancy_at
 from analytics.schema import typed_observations
 from analytics.settings import RECURRENCE, SPAN, AnalyticsSettings
 from analytics.stays import heard_intervals, prior_recurrence
@@ -142,3 +143,16 @@ def test_the_estimated_stay_is_unbiased_for_true_stays_of_5_to_15_minutes(tmp_pa
     assert heard["error"].mean() < -2.0
     assert abs(unassociated.mean()) <= 0.35, unassociated.describe()
     assert abs(estimated["error"].mean()) <= 0.35, estimated["error"].describe()
+
+
+def test_a_visit_is_inside_from_its_estimated_arrival_to_its_estimated_departure():
+    labelled = label_visits(typed_observations(frame(stay("a", at(), 10, step=2))), SETTINGS.visit_gap)
+    found = visits(labelled, UTC, AnalyticsSettings(dwell_estimate=SPAN))
+    estimated = visits(labelled, UTC, SETTINGS)
+    extension = (estimated["dwell"] - found["dwell"]).iloc[0] / 2
+
+    assert extension > pd.Timedelta(seconds=50)
+    before, after = pd.Timestamp(at()) - extension, pd.Timestamp(at(minute=10)) + extension
+    times = pd.DatetimeIndex([before - pd.Timedelta(1, "s"), before, at(minute=5), after - pd.Timedelta(1, "s"), after])
+    assert occupancy_at(estimated, times).tolist() == [0, 1, 1, 1, 0]
+    assert occupancy_at(found, times).tolist() == [0, 0, 1, 0, 0]  # the span: from the first frame to the last
