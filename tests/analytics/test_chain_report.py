@@ -323,3 +323,21 @@ def test_the_sites_figures_of_a_site_without_visits_are_zero(installation):
     assert table.sites["Shop 009"] == nothing
     assert table.groups["Nowhere"] == nothing
     assert table.sites["Shop 001"] == headline(report(whole.for_site("Shop 001")))
+
+
+def test_the_sites_figures_count_passersby_from_the_visits_when_every_visit_is_loaded(installation):
+    """With every visit of the window loaded (`complete`, as opening hours once were) there are no device counts:
+    the passersby are counted from the visits, as report() counts them."""
+    settings = settings_of(installation)
+    whole = window_analysis(settings, AnalyticsSettings(), None, None, Filters(), complete=True, dates=WINDOW)  # type: ignore[arg-type]
+    assert whole.device_counts is None
+    scope = [site.name for site in SITES]
+    table = site_table(whole, scope, {"Europe": ["Shop 001", "Shop 003"]})
+    for site in scope:
+        assert table.sites[site] == headline(report(whole.for_site(site))), site
+        assert table.sites[site]["passersby"] > 0, site
+    assert table.total == headline(report(whole))
+    europe = window_analysis(
+        settings, AnalyticsSettings(), None, None, Filters(sites=("Shop 001", "Shop 003")), complete=True, dates=WINDOW
+    )  # type: ignore[arg-type]
+    assert table.groups["Europe"] == headline(report(europe))
