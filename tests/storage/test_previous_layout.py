@@ -38,6 +38,9 @@ def restored(tmp_path: Path, revision: str) -> Settings:
             "PRESENCE_DATABASE_URL": f"sqlite:///{path}",
             "PRESENCE_DATA_DIR": str(tmp_path / "data"),
             "PRESENCE_PSEUDONYM_KEY": "previous-layout-fixture-key",
+            # The fixtures' visits hold the span: with it they keep working after migration 0010 (without, a
+            # rebuild, as test_visits_stored_before_the_estimated_stay_are_marked_for_rebuild_not_recomputed shows).
+            "PRESENCE_DWELL_ESTIMATE": SPAN,
         }
     )
 
@@ -112,10 +115,11 @@ def test_visits_stored_before_the_estimated_stay_are_marked_for_rebuild_not_reco
         refresh_visits(engine, estimating)
     with pytest.raises(ConfigError, match="PRESENCE_DWELL_ESTIMATE"):
         refresh_visits(engine, settings, AnalyticsSettings(dwell_estimate=RECURRENCE))
-    assert rebuild_visits(engine, estimating).observations == 10
+    assert rebuild_visits(engine, estimating, refit_zones=False).observations == 10
     assert refresh_visits(engine, estimating).observations == 0
     with engine.connect() as connection:
         rows = connection.execute(select(VISITS.c.first_seen, VISITS.c.last_seen, VISITS.c.dwell_seconds)).all()
     engine.dispose()
-    pd.testing.assert_frame_equal(visits_of(settings), stored_before)  # the same visits, only their dwell changed
+    # The same visits (their zones are another matter: they follow the zone model), only their dwell changed.
+    pd.testing.assert_frame_equal(visits_of(settings).drop(columns="zone"), stored_before.drop(columns="zone"))
     assert all(dwell > (last - first).total_seconds() for first, last, dwell in rows)
