@@ -24,6 +24,7 @@ from store.visits import (
     refresh_visits,
     visits_watermark,
 )
+from store.visits.states import decode_heard, encode_heard
 from tests.conftest import fresh_postgres_schema, make_settings
 from tests.storage.builders import AP1, AP2, at, post, row, stay, stored_visits
 
@@ -344,3 +345,15 @@ def test_postgresql_watermark_waits_for_an_insert_still_in_flight(postgres):
     assert held_up
     assert outcome["result"].observations == 4
     assert sorted(stored_visits(engine)["device"]) == ["d0", "d1", "late"]
+
+
+def test_heard_intervals_round_trip_and_a_visit_from_before_migration_0010_counts_as_heard_throughout():
+    heard = pd.DataFrame({"visit": [0, 0, 1], "start": [10, 40, 5], "end": [20, 50, 5]})
+    blobs = encode_heard(np.array([1, 0]), heard)
+    assert [len(blob) for blob in blobs] == [16, 32]
+
+    decoded = decode_heard(
+        np.array([7, 8, 9]), [blobs[1], None, blobs[0]], np.array([0, 100, 0]), np.array([0, 160, 0])
+    )
+
+    assert decoded.to_dict("list") == {"visit": [7, 7, 8, 9], "start": [10, 40, 100, 5], "end": [20, 50, 160, 5]}
