@@ -1,9 +1,17 @@
-"""Zones: where in a site each visit spent its time, by clustering per-AP RSSI fingerprints.
+"""Zones: where in a site each visit spent its time, from per-AP RSSI fingerprints.
 
 A fingerprint is one device's signal at every AP of the site during one `fingerprint_period` (the mean rssi_avg
-each AP reported; an AP that did not hear it counts as `rssi_floor_dbm`). k-means with one cluster per AP groups
-fingerprints into places; each cluster is named after the AP it hears strongest (its configured name if any).
-With a single AP there is one zone, named after that AP: one AP cannot tell places apart.
+each AP reported; an AP that did not hear it counts as `rssi_floor_dbm`). Zones are worked out not from that
+absolute vector but from `zone_features`: each fingerprint smoothed over the neighbouring minutes of the same visit
+(fading), then taken relative to its own strongest AP and clipped at `RELATIVE_FLOOR_DB`. A phone's transmit offset
+adds the same dB at every AP, so it cancels; k-means on absolute RSSI (until issue 15) grouped phones by how loud
+they were. Each AP is a zone, named after it (its configured name if any), and a fingerprint is in the zone of the
+AP that hears it loudest above that AP's usual level (`StrongestAP`), the levels fitted as weighted medians with
+each visit weighing at most `FIT_PERIODS_PER_KEY` periods, so a few long or loud visits cannot move them. An AP
+that hears everyone loudly then claims only its own place. A visit's zone is where it spent most of its time.
+`strongest_ap_zones` is the simplest rule, "the AP with the strongest mean signal over the visit": the baseline
+the accuracy tests hold the fitted rule to. With a single AP there is one zone, named after that AP: one AP cannot
+tell places apart.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import pandas as pd
 
 from analytics.classify import PARTY
 from analytics.settings import AnalyticsSettings
+from analytics.visits import label_visits
 
 
 class NamedAccessPoint(Protocol):
@@ -34,12 +43,86 @@ class NamedAccessPoint(Protocol):
     def y(self) -> float | None: ...
 
 
+# The fingerprint zones are worked out from (`zone_features`). Stored zone models keep their fitted values in this
+# space, tagged with this number (store.visits.zone_models): bump it whenever `zone_features` or the rule changes,
+# so stored models are fitted again instead of being read in another space. 1 (no tag): k-means centres in absolute
+# RSSI (until issue 15); 2: AP levels in smoothed fingerprints relative to their strongest AP.
+FINGERPRINT_VERSION = 2
+# An AP heard this much weaker than the fingerprint's strongest AP, or not at all, counts as this far below: beyond
+# about 30 dB (ten times as far, at a path-loss exponent of 3) an AP says only "far", and how far it says depends on the
+# phone's transmit power, which the relative fingerprint is meant to cancel.
+RELATIVE_FLOOR_DB = -30.0
+# Time smoothing within a visit: each period's fingerprint is the Gaussian-weighted mean of the periods of the same
+# visit (or device) within SMOOTHING_REACH, with this standard deviation. Fading moves single frames by several dB;
+# people stand in one place for minutes. 1 min leans on the neighbouring probe bursts without blurring a move
+# (2 min lost 0.01-0.03 of ARI on the simulated floors, no smoothing 0.01-0.02 on the harsh ones).
+SMOOTHING_SIGMA = timedelta(minutes=1)
+SMOOTHING_REACH = timedelta(minutes=3)
+# The fit weighs each visit (each device in a report window) as at most this many periods: a member of staff or a
+# phone left on all day would otherwise pull the centres towards where it happens to lie.
+FIT_PERIODS_PER_KEY = 30
+
+
+def zone_features(wide: pd.DataFrame, aps: Sequence[str], floor_dbm: float) -> np.ndarray:
+    """The fingerprints `zones` clusters, one row per row of `wide` (a `fingerprints` frame, indexed by key and
+    period, columns AP MACs), one column per AP of `aps`, in dB relative to the row's strongest AP (0 there).
+
+    Unheard APs count as `floor_dbm`; each row is first smoothed with the rows of the same key (first index level)
+    within `SMOOTHING_REACH`, weighted by a Gaussian of `SMOOTHING_SIGMA` in time; the result is relative to the
+    row's maximum and clipped at `RELATIVE_FLOOR_DB`.
+    """
+    matrix = wide.reindex(columns=list(aps)).fillna(floor_dbm).to_numpy(dtype="float64")
+    if len(matrix) == 0:
+        return matrix.reshape(0, len(aps))
+    keys = pd.factorize(wide.index.get_level_values(0))[0]
+    times = wide.index.get_level_values(-1)
+    seconds = pd.DatetimeIndex(times).as_unit("ns").asi8 / 1e9 if times.dtype.kind == "M" else np.asarray(times) / 1e9
+    order = np.lexsort((seconds, keys))
+    values, key, when = matrix[order], keys[order], seconds[order]
+    sigma = SMOOTHING_SIGMA.total_seconds()
+    reach = SMOOTHING_REACH.total_seconds()
+    total = values.copy()
+    weights = np.ones(len(values))
+    # One pass per neighbour offset (a visit has at most one row per period, so reach / period offsets do), each
+    # vectorized over every row: no loop over rows.
+    for shift in range(1, int(reach // 60) + 1):
+        same = (key[shift:] == key[:-shift]) & (when[shift:] - when[:-shift] <= reach)
+        if not same.any():
+            break
+        w = np.where(same, np.exp(-0.5 * ((when[shift:] - when[:-shift]) / sigma) ** 2), 0.0)
+        total[shift:] += w[:, None] * values[:-shift]
+        weights[shift:] += w
+        total[:-shift] += w[:, None] * values[shift:]
+        weights[:-shift] += w
+    smoothed = np.empty_like(total)
+    smoothed[order] = total / weights[:, None]
+    return np.maximum(smoothed - smoothed.max(axis=1, keepdims=True), RELATIVE_FLOOR_DB)
+
+
+@dataclass(frozen=True)
+class StrongestAP:
+    """The fitted zone rule: each row goes to the AP (column) that hears it loudest above that AP's usual level.
+
+    `levels` is each AP's weighted median in the fitted `zone_features` rows (`ap_levels`). An AP hung low by the
+    door, or one that hears the whole floor, reads high everywhere; measured against its own usual level it claims
+    only the places it hears better than usual. Zeros make the plain strongest-AP rule.
+    """
+
+    levels: np.ndarray
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) == 0:
+            return np.zeros(0, dtype="int64")
+        return np.argmax(matrix - self.levels[None, :], axis=1)
+
+
 @dataclass(frozen=True)
 class NearestCenters:
     """A fitted k-means reduced to what prediction needs: each row goes to its nearest centre (Euclidean).
 
-    This is what a persisted zone model is (store.visits keeps the centres in the database), and it
-    predicts as `KMeans.predict` does without importing scikit-learn, which costs a second at start-up.
+    This was the persisted zone model until issue 15 (`StrongestAP` is now); a `SiteZones` still takes it as its
+    rule, naming each centre after its strongest AP. It predicts as `KMeans.predict` does without importing
+    scikit-learn, which costs a second at start-up.
     """
 
     cluster_centers_: np.ndarray
@@ -54,19 +137,20 @@ class NearestCenters:
 
 @dataclass(frozen=True)
 class SiteZones:
-    """The zone model of one site: its APs (fingerprint column order), the fitted k-means, each cluster's zone."""
+    """The zone model of one site: its APs (fingerprint column order), the fitted rule, each cluster's zone."""
 
     site: str
     aps: tuple[str, ...]
     cluster_zones: tuple[str, ...]
-    kmeans: Any = None  # sklearn KMeans; None when the site has one zone
+    rule: Any = None  # StrongestAP (anything with predict(zone_features rows)); None when the site has one zone
 
     def predict(self, fingerprints: pd.DataFrame, floor_dbm: float) -> np.ndarray:
-        """Zone name of each fingerprint row (columns are AP MACs; APs this model does not know are ignored)."""
-        if self.kmeans is None:
+        """Zone name of each fingerprint row (a `fingerprints` frame indexed by key and period; columns are AP MACs,
+        APs this model does not know are ignored)."""
+        if self.rule is None:
             return np.full(len(fingerprints), self.cluster_zones[0], dtype=object)
-        matrix = fingerprints.reindex(columns=list(self.aps)).fillna(floor_dbm).to_numpy(dtype="float64")
-        return np.asarray(self.cluster_zones, dtype=object)[self.kmeans.predict(matrix)]
+        matrix = zone_features(fingerprints, self.aps, floor_dbm)
+        return np.asarray(self.cluster_zones, dtype=object)[self.rule.predict(matrix)]
 
 
 @dataclass(frozen=True)
@@ -115,16 +199,19 @@ def fit_zones(
     access_points: Mapping[str, NamedAccessPoint] | None,
     settings: AnalyticsSettings,
 ) -> ZoneModel:
-    """Fit a zone model per site on the device fingerprints of `observations` (all of them, before filters).
+    """Fit a zone model per site on the visit fingerprints of `observations` (all of them, before filters).
 
-    k-means starts from each AP's mean fingerprint where that AP is the strongest, so cluster i begins as "near
-    AP i" and converges deterministically; when some AP is never the strongest, k-means++ seeded with
-    `random_state` chooses the start. At most `zone_fit_sample` fingerprints per site are used for fitting.
+    The fit learns each AP's usual level in the relative fingerprints (`StrongestAP`): its median over the
+    fingerprints, each visit weighing at most `FIT_PERIODS_PER_KEY` periods. The observations are labelled into
+    visits here, so the weights are those of the stored model's fit (store.visits.zone_models), which fits on
+    stored visits' cells. At most `zone_fit_sample` fingerprints per site are used for fitting.
     """
     sites: dict[str, SiteZones] = {}
     for site, site_observations in observations.groupby("site", sort=True):
         aps = tuple(sorted(site_observations["ap_mac"].unique()))
-        wide = fingerprints(site_observations, ["device"], settings) if len(aps) > 1 else None
+        wide = None
+        if len(aps) > 1:
+            wide = fingerprints(label_visits(site_observations, settings.visit_gap), ["visit"], settings)
         sites[str(site)] = fit_site_zones(str(site), aps, wide, access_points, settings)
     return ZoneModel(sites)
 
@@ -139,53 +226,68 @@ def fit_site_zones(
     """The zone model of one site from its fingerprints (`fingerprints` output; unused with a single AP).
 
     See `fit_zones`. The fingerprint sample is drawn with `random_state`, so the same fingerprints always give
-    the same model.
+    the same model. k-means (until issue 15) clustered absolute RSSI: on a harsh floor it grouped phones by how
+    loud they were and landed below the plain strongest-AP rule (docs/analytics.md, Zones).
     """
     aps = tuple(sorted(aps))
     if len(aps) == 1 or wide is None or wide.empty:
         return SiteZones(site, aps[:1], (zone_name(aps[0], access_points),))
-    from sklearn.cluster import KMeans  # here, not at import: a report that only predicts never needs it
-
-    matrix = wide.reindex(columns=list(aps)).fillna(settings.rssi_floor_dbm).to_numpy(dtype="float64")
+    matrix = zone_features(wide, aps, settings.rssi_floor_dbm)
+    keys = pd.factorize(wide.index.get_level_values(0))[0]
     rng = np.random.default_rng(settings.random_state)
     if len(matrix) > settings.zone_fit_sample:
-        matrix = matrix[np.sort(rng.choice(len(matrix), settings.zone_fit_sample, replace=False))]
-    distinct = len(np.unique(matrix, axis=0))
-    n_clusters = min(len(aps), distinct)
-    strongest = np.argmax(matrix, axis=1)
-    if n_clusters == len(aps) and len(np.unique(strongest)) == len(aps):
-        init: Any = np.vstack([matrix[strongest == index].mean(axis=0) for index in range(len(aps))])
-        n_init = 1
-    else:
-        init, n_init = "k-means++", 10
-    kmeans = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, random_state=settings.random_state)
-    kmeans.fit(matrix)
-    cluster_zones = tuple(zone_name(aps[int(np.argmax(center))], access_points) for center in kmeans.cluster_centers_)
-    return SiteZones(site, aps, cluster_zones, kmeans)
+        chosen = np.sort(rng.choice(len(matrix), settings.zone_fit_sample, replace=False))
+        matrix, keys = matrix[chosen], keys[chosen]
+    weight = np.minimum(1.0, FIT_PERIODS_PER_KEY / np.bincount(keys)[keys])
+    return SiteZones(
+        site, aps, tuple(zone_name(ap, access_points) for ap in aps), StrongestAP(ap_levels(matrix, weight))
+    )
+
+
+def ap_levels(matrix: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Each AP's usual level in `zone_features` rows: its weighted median over the rows (`weight` per row)."""
+    levels = np.empty(matrix.shape[1])
+    for column in range(matrix.shape[1]):  # one vectorized median per AP, not a loop over rows
+        order = np.argsort(matrix[:, column], kind="stable")
+        cumulative = np.cumsum(weight[order])
+        levels[column] = matrix[order[np.searchsorted(cumulative, cumulative[-1] / 2)], column]
+    return levels
+
+
+def strongest_ap_model(
+    site: str, aps: Sequence[str], access_points: Mapping[str, NamedAccessPoint] | None
+) -> SiteZones:
+    """The uncalibrated strongest-AP rule as a site's zone model: each fingerprint is in the zone of the AP that
+    hears it loudest (after `zone_features`' smoothing)."""
+    aps = tuple(aps)
+    return SiteZones(site, aps, tuple(zone_name(ap, access_points) for ap in aps), StrongestAP(np.zeros(len(aps))))
 
 
 def cluster_aps(site_zones: SiteZones) -> tuple[str, ...]:
-    """The AP each cluster is named after (the strongest in its centre): the name-free form of `cluster_zones`."""
-    if site_zones.kmeans is None:
+    """The AP each cluster is named after: the name-free form of `cluster_zones`. With the fitted rule (or the
+    plain strongest-AP rule) cluster i is AP i; a stored k-means model is named after the strongest AP of each
+    centre."""
+    if site_zones.rule is None:
         return site_zones.aps[:1]
-    centers = np.asarray(site_zones.kmeans.cluster_centers_, dtype="float64")
+    if isinstance(site_zones.rule, StrongestAP):
+        return site_zones.aps
+    centers = np.asarray(site_zones.rule.cluster_centers_, dtype="float64")
     return tuple(site_zones.aps[int(np.argmax(center))] for center in centers)
 
 
-def site_zones_from_centers(
+def site_zones_from_levels(
     site: str,
     aps: Sequence[str],
-    centers: np.ndarray | None,
+    levels: np.ndarray | None,
     access_points: Mapping[str, NamedAccessPoint] | None,
 ) -> SiteZones:
-    """A site's zone model rebuilt from stored k-means centres (None or one AP: a single zone), named with the
-    current AP names."""
+    """A site's zone model rebuilt from its stored AP levels (`StrongestAP.levels`; None or one AP: a single
+    zone), named with the current AP names."""
     aps = tuple(aps)
-    if centers is None or len(aps) == 1:
+    if levels is None or len(aps) == 1:
         return SiteZones(site, aps[:1], (zone_name(aps[0], access_points),))
-    model = NearestCenters(np.asarray(centers, dtype="float64"))
-    names = tuple(zone_name(aps[int(np.argmax(center))], access_points) for center in model.cluster_centers_)
-    return SiteZones(site, aps, names, model)
+    model = StrongestAP(np.asarray(levels, dtype="float64").reshape(len(aps)))
+    return SiteZones(site, aps, tuple(zone_name(ap, access_points) for ap in aps), model)
 
 
 def period_zones(labelled: pd.DataFrame, model: ZoneModel, settings: AnalyticsSettings) -> pd.DataFrame:
@@ -276,6 +378,26 @@ def visit_zones(periods: pd.DataFrame, max_gap: timedelta = timedelta(minutes=15
     most = time_in_zone.drop_duplicates("visit").set_index("visit")["zone"]
     latest = ordered.groupby("visit", sort=True)["zone"].last()
     return pd.DataFrame({"zone": most, "last_zone": latest})
+
+
+def strongest_ap_zones(
+    labelled: pd.DataFrame,
+    access_points: Mapping[str, NamedAccessPoint] | None,
+    settings: AnalyticsSettings,
+) -> pd.Series:
+    """Per visit, the simplest zone rule: the zone of the AP with the strongest mean signal over the visit. Indexed
+    by visit. `labelled` is `visits.label_visits` output (visit, ap_mac, rssi_avg, first_seen, last_seen).
+
+    The mean is over the visit's fingerprint periods, an AP that did not hear a period counting as `rssi_floor_dbm`
+    (over the observations heard alone it did a little worse on every simulated floor: an AP heard only now and
+    then is heard at its loudest). This is the baseline every zone test compares the fitted rule with: it needs no
+    model, and a per-phone offset moves every AP's mean alike, but an AP that hears louder than the others, or a
+    few dB of shadowing, take its neighbours' visitors, and a visit's walk past the entrance weighs in.
+    """
+    wide = fingerprints(labelled, ["visit"], settings).fillna(settings.rssi_floor_dbm)
+    means = wide.groupby(level="visit", sort=True).mean()
+    strongest = pd.Series(means.columns.to_numpy(dtype=object)[np.argmax(means.to_numpy(), axis=1)], index=means.index)
+    return strongest.map(lambda mac: zone_name(mac, access_points)).rename("zone")
 
 
 # How hard a visit's position leans towards the APs that hear it loudest: each AP's weight is its summed received

@@ -1,8 +1,13 @@
 """The per-site zone models: fitted on the site's recent visits, stored in `zone_model`, used to zone new visits.
 
 A model is fitted when a site has none, when it was fitted on less than `zone_fit_window` and the site's data has
-doubled since, or when the site gained APs; after a fit, or when the configured AP names or positions change,
-every visit of the site is re-zoned from its stored cells.
+doubled since, when the site gained APs, or when it was fitted for another fingerprint (`zones.FINGERPRINT_VERSION`);
+after a fit, or when the configured AP names or positions change, every visit of the site is re-zoned from its
+stored cells.
+
+The `centers` column holds the fitted values as JSON `{"fingerprint": N, "levels": [...]}` (`zones.StrongestAP`
+levels, one per model AP). A bare list is a k-means model from before issue 15 (centres in absolute RSSI): it is
+not read as levels but fitted again at the next refresh, as is any other fingerprint version.
 """
 
 from __future__ import annotations
@@ -62,13 +67,31 @@ class SiteModel:
     version: int = 0
     zoned: bool = False
     stored: bool = True
+    # Fitted for another fingerprint than zones.FINGERPRINT_VERSION: its stored values cannot be read, fit again.
+    stale: bool = False
 
     @property
     def fitted(self) -> bool:
         return self.version > 0
 
     def zones(self, access_points: Mapping[str, zones.NamedAccessPoint]) -> zones.SiteZones:
-        return zones.site_zones_from_centers(self.site, self.model_aps or self.aps, self.centers, access_points)
+        return zones.site_zones_from_levels(self.site, self.model_aps or self.aps, self.centers, access_points)
+
+
+def decode_levels(text: str | None) -> tuple[np.ndarray | None, bool]:
+    """A `centers` column's fitted levels, and whether the row is stale (fitted for another fingerprint)."""
+    if not text:
+        return None, False
+    stored = json.loads(text)
+    if not isinstance(stored, dict) or stored.get("fingerprint") != zones.FINGERPRINT_VERSION:
+        return None, True
+    return np.asarray(stored["levels"], dtype="float64"), False
+
+
+def encode_levels(levels: np.ndarray | None) -> str | None:
+    if levels is None:
+        return None
+    return json.dumps({"fingerprint": zones.FINGERPRINT_VERSION, "levels": np.asarray(levels).tolist()})
 
 
 def load_models(engine: Engine) -> dict[str, SiteModel]:
@@ -76,18 +99,20 @@ def load_models(engine: Engine) -> dict[str, SiteModel]:
         rows = connection.execute(select(MODELS)).mappings().all()
     models = {}
     for row in rows:
+        levels, stale = decode_levels(row["centers"])
         models[row["site"]] = SiteModel(
             site=row["site"],
             aps=json.loads(row["aps"]),
             data_from=pd.Timestamp(row["data_from"]),
             data_to=pd.Timestamp(row["data_to"]),
             model_aps=json.loads(row["model_aps"]) if row["model_aps"] else None,
-            centers=np.asarray(json.loads(row["centers"]), dtype="float64") if row["centers"] else None,
+            centers=levels,
             trained_from=pd.Timestamp(row["trained_from"]) if row["trained_from"] else None,
             trained_to=pd.Timestamp(row["trained_to"]) if row["trained_to"] else None,
             fingerprints=int(row["fingerprints"]),
             version=int(row["version"]),
             zoned=bool(row["zoned"]),
+            stale=stale,
         )
     return models
 
@@ -118,7 +143,7 @@ def save_model(connection: Connection, model: SiteModel) -> None:
         "data_from": model.data_from.to_pydatetime(),
         "data_to": model.data_to.to_pydatetime(),
         "model_aps": json.dumps(model.model_aps) if model.model_aps is not None else None,
-        "centers": json.dumps(model.centers.tolist()) if model.centers is not None else None,
+        "centers": encode_levels(model.centers),
         "trained_from": model.trained_from.to_pydatetime() if model.trained_from is not None else None,
         "trained_to": model.trained_to.to_pydatetime() if model.trained_to is not None else None,
         "fitted_at": datetime.now(UTC) if model.fitted else None,
@@ -184,7 +209,7 @@ def update_zones(
             trained = model.trained_to - model.trained_from
         young = model.fitted and trained < window and span >= 2 * max(trained, pd.Timedelta(minutes=1))
         new_aps = model.fitted and (model.model_aps or []) != model.aps and len(model.aps) > 1
-        if not model.fitted or young or new_aps:
+        if not model.fitted or young or new_aps or model.stale:
             if _fit(lease, model, analytics_settings):
                 result.fitted.append(site)
                 model.zoned = False
@@ -225,7 +250,8 @@ def _fit(lease: Lease, model: SiteModel, analytics_settings: AnalyticsSettings) 
     aps = sorted(model.aps)
     fitted = zones.fit_site_zones(model.site, aps, wide, None, analytics_settings)
     model.model_aps = list(fitted.aps)
-    model.centers = None if fitted.kmeans is None else np.asarray(fitted.kmeans.cluster_centers_, dtype="float64")
+    model.centers = None if fitted.rule is None else np.asarray(fitted.rule.levels, dtype="float64")
+    model.stale = False
     model.trained_from, model.trained_to = max(since, model.data_from), model.data_to
     model.fingerprints = len(wide)
     model.version += 1
