@@ -9,7 +9,7 @@ from datetime import timedelta
 RECURRENCE = "recurrence"
 SPAN = "span"
 DWELL_ESTIMATES = (RECURRENCE, SPAN)
-DEFAULT_DWELL_ESTIMATE = SPAN
+DEFAULT_DWELL_ESTIMATE = RECURRENCE
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,9 @@ class AnalyticsSettings:
     visit_lookahead: timedelta = timedelta(hours=6)
     # Dwell: "recurrence" estimates the true stay, the span heard plus the expected unheard time at each end
     # (analytics.stays; docs/analytics.md, "Dwell"), unbiased on the simulator; "span" is last_seen - first_seen,
-    # which falls short of the stay by about one probe gap. Every dwell threshold, statistic, bucket and occupancy
-    # uses this measure. The default is still "span" only because store.frames.load_visits does not read the stored
-    # dwell_seconds yet, so a report from stored visits could not follow the estimate (docs/analytics.md).
+    # which falls short of the stay by about one probe gap (a setting, for comparing with tools that measure so).
+    # Every dwell threshold, statistic, bucket and occupancy uses this measure; stored visits hold it in
+    # dwell_seconds, which reports from them read.
     dwell_estimate: str = DEFAULT_DWELL_ESTIMATE
     # The prior gaps between frames heard of a device, for visits with few frames (analytics.stays): unassociated
     # phones probe "every 1-4 minutes or so" (the issue; uniform between the two), associated ones are heard by

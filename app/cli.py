@@ -82,6 +82,14 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from store.visits.shared import VisitsOutOfDate  # imported only once something failed: start-up stays light
+
+        if not isinstance(exc, VisitsOutOfDate):
+            raise
+        # Visits stored with other settings (visit_gap, or the dwell measure after an upgrade): say what to do.
+        print(f"presence {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 def _stdout_closed() -> bool:

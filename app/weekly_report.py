@@ -62,7 +62,7 @@ def weekly_report_html(
 ) -> str:
     """The whole report of the week starting on `monday` as one HTML document, of `sites` (or every site), with
     a table of each site's figures when there are several."""
-    analytics_settings = AnalyticsSettings()
+    analytics_settings = settings.analytics_settings()
     week = week_figures(settings, analytics_settings, monday, sites)
     previous = [
         week_figures(settings, analytics_settings, monday - timedelta(weeks=n), sites)

@@ -351,7 +351,6 @@ def sites_analyses(settings: Settings, first: date, last: date) -> int:
     the period before's analyses with per-site figures, as `presence report` makes them (window_analysis of the
     sites' own days, per_site), and each site's report; the number of sites listed."""
     from analytics.report import report, site_reports
-    from analytics.settings import AnalyticsSettings
     from app.commands.export import window_analysis
 
     days = (last - first).days + 1
@@ -361,7 +360,7 @@ def sites_analyses(settings: Settings, first: date, last: date) -> int:
         assert start is not None
         assert end is not None
         analysis = window_analysis(
-            settings, AnalyticsSettings(), start, end, Filters(), dates=(low, high), per_site=True
+            settings, settings.analytics_settings(), start, end, Filters(), dates=(low, high), per_site=True
         )
         report(analysis)
         listed = listed or len(site_reports(analysis))

@@ -162,6 +162,7 @@ VISIT_FRAME_COLUMNS = (
     "associated",
     "randomized",
     "observations",
+    "dwell_seconds",
     "ssid",
     "manufacturer",
     "zone",
@@ -184,6 +185,7 @@ REPORT_COLUMNS = (
     "randomized",
     "zone",
     "previous_first_seen",
+    "dwell_seconds",
 )
 
 

@@ -97,7 +97,7 @@ def run_visits(args: argparse.Namespace) -> int:
         return 2
     analysis = window_analysis(
         settings,
-        AnalyticsSettings(),
+        settings.analytics_settings(),
         start,
         end,
         filters,

@@ -8,7 +8,6 @@ import json
 import sys
 from dataclasses import asdict
 
-from analytics.settings import AnalyticsSettings
 from config.settings import Settings
 from store import db
 from store.visits import pruned_before, rebuild_visits
@@ -29,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
-        result = rebuild_visits(engine, settings, AnalyticsSettings(), refit_zones=not args.keep_zone_models)
+        result = rebuild_visits(engine, settings, settings.analytics_settings(), refit_zones=not args.keep_zone_models)
         horizon = pruned_before(engine)
     finally:
         engine.dispose()

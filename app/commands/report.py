@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 from analytics.report import report, site_reports
-from analytics.settings import AnalyticsSettings
 from app.commands.export import add_naive_argument, window_analysis, write_rows
 from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
 from config.settings import Settings
@@ -59,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # counts its own local days.
     analysis = window_analysis(
         settings,
-        AnalyticsSettings(),
+        settings.analytics_settings(),
         start,
         end,
         filters,

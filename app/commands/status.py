@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 from analytics.filters import Filters
 from analytics.report import live_occupancy
-from analytics.settings import AnalyticsSettings
 from app.commands.export import window_analysis
 from app.commands.filter_args import UnknownFilter, add_site_arguments, sites_from
 from config.settings import Settings
@@ -47,7 +46,7 @@ def capacity(settings: Settings, now: datetime, sites: tuple[str, ...] = ()) -> 
     chosen = [name for name in (sites or tuple(settings.sites)) if settings.site(name).capacity]
     if not chosen or settings.count_only:
         return []
-    analytics_settings = AnalyticsSettings()
+    analytics_settings = settings.analytics_settings()
     analysis = window_analysis(
         settings, analytics_settings, now - RECENT, now, Filters(sites=tuple(chosen)), complete=True
     )

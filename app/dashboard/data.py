@@ -144,8 +144,9 @@ def today(src: Source) -> date:
 
 
 def analytics_settings() -> AnalyticsSettings:
-    """The analytics thresholds: the defaults, exactly as `presence report` uses them."""
-    return AnalyticsSettings()
+    """The analytics thresholds, exactly as `presence report` uses them: the defaults with what the configuration
+    sets (the dwell measure, PRESENCE_DWELL_ESTIMATE)."""
+    return settings().analytics_settings()
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda released: released.dispose())

@@ -113,10 +113,7 @@ class hold_lease:  # noqa: N801  (used as a context manager, like contextlib's)
             time.sleep(POLL_SECONDS)
         try:
             if not self.rebuilding and json.loads(row.settings) != json.loads(settings_json(self.analytics_settings)):
-                raise VisitsOutOfDate(
-                    "the visits were built with other analytics settings "
-                    f"({row.settings}); run `presence rebuild` to recompute them"
-                )
+                raise VisitsOutOfDate(out_of_date(json.loads(row.settings), self.analytics_settings))
         except BaseException:
             self._release()
             raise
@@ -161,6 +158,20 @@ def analytics_of(settings: Settings, analytics_settings: AnalyticsSettings | Non
             f"visits were asked to be built with {analytics_settings.dwell_estimate!r}"
         )
     return analytics_settings
+
+
+def out_of_date(stored: dict[str, str], analytics_settings: AnalyticsSettings) -> str:
+    """What differs between the settings the visits were built with and the ones asked for, and what to do."""
+    wanted = json.loads(settings_json(analytics_settings))
+    differing = [
+        f"{name} {stored[name]} (asked for: {wanted[name]})"
+        for name in sorted(set(stored) & set(wanted))  # the priors count only for the estimate: left out with span
+        if stored[name] != wanted[name]
+    ] or [f"{stored} (asked for: {wanted})"]
+    advice = "run `presence rebuild` to recompute them from the observations"
+    if stored.get("dwell_estimate") == SPAN and analytics_settings.dwell_estimate != SPAN:
+        advice += f' (or set PRESENCE_DWELL_ESTIMATE={SPAN}, dwell_estimate = "{SPAN}" in the config, to keep them)'
+    return f"the visits were built with other analytics settings: {'; '.join(differing)}; {advice}"
 
 
 def settings_json(analytics_settings: AnalyticsSettings) -> str:

@@ -98,7 +98,7 @@ SCENARIOS = [
         "engenius",
         seed=11,
         first_day="2026-11-02",
-        strongest_ap_gap=f"{EASY_FLOOR} (measured 2 Dec 2026: ours 0.848, strongest-AP 0.776, +0.072)",
+        strongest_ap_gap=f"{EASY_FLOOR} (measured 2 Dec 2026: ours 0.850, strongest-AP 0.776, +0.074)",
         label="default shop, EnGenius",
     ),
     # The week in which Europe leaves summer time (Sunday 29 March 2026): local days of 23 hours.
@@ -251,22 +251,13 @@ def test_counts_are_within_two_percent_of_the_truth(measured, metric):
     assert abs(measured.relative_error(metric)) <= 0.02, (metric, measured.truth[metric], measured.ours[metric])
 
 
-@pytest.mark.xfail(
-    reason="dwell is measured between the first and last probe heard, so it falls short of the true stay by about "
-    "one probe gap (1-4 min); true visits of 5-10 min then measure under the 5-minute minimum and count as passersby: "
-    "visitors come out 5-8 % low (docs/analytics.md, Measured accuracy)",
-)
 def test_visitors_are_within_two_percent_of_the_truth(measured):
-    assert abs(measured.relative_error("visitors")) <= 0.02
+    # With the estimated stay (the default dwell_estimate); the span heard came out 6-7 % low (docs/analytics.md).
+    assert abs(measured.relative_error("visitors")) <= 0.02, (measured.truth["visitors"], measured.ours["visitors"])
 
 
-def test_visitors_are_undercounted_by_less_than_ten_percent_and_never_overcounted(measured):
-    # The known bias above, held to what was measured so a change that makes it worse is caught.
-    assert -0.10 <= measured.relative_error("visitors") <= 0.0
-
-
-def test_median_dwell_is_within_two_minutes_of_the_truth(measured):
-    assert abs(measured.ours["median_dwell"] - measured.truth["median_dwell"]) <= 2.0
+def test_median_dwell_is_within_a_minute_of_the_truth(measured):
+    assert abs(measured.ours["median_dwell"] - measured.truth["median_dwell"]) <= 1.0
 
 
 def test_zone_assignment_agrees_with_the_truth(measured):

@@ -39,7 +39,10 @@ def sightings(mac: str, start: datetime, minutes: int, **extra) -> list[dict]:
 
 @pytest.fixture
 def shop(client, settings, tmp_path, monkeypatch):
-    """A visitor (30 min, associated) and a passerby (2 min), and the environment the CLI reads."""
+    """A visitor (heard for 30 min, associated) and a passerby (2 min), and the environment the CLI reads.
+
+    Their dwell is the estimated stay (the default, analytics.stays): the span heard plus the expected unheard
+    time at each end. The visitor, heard every minute, gets half a minute at each end: 31 minutes."""
     records = sightings(VISITOR, MORNING, 30, associated=True) + sightings(PASSERBY, MORNING, 2)
     body = dumps({"network_id": 1, "node_mac": AP, "version": 1, "probe_requests": records})
     assert client.post("/ingest/engenius", data=body, headers={"Signature": sign(body)}).status_code == 200
@@ -63,9 +66,9 @@ def test_report_json(shop, capsys):
     assert (report["from"], report["to"]) == ("2026-11-09", "2026-11-10")
     assert (report["visitors"], report["passersby"], report["connected"], report["visits"]) == (1, 1, 1, 1)
     assert report["capture_rate"] == 0.5
-    assert report["dwell_minutes"] == {"median": 30.0, "mean": 30.0, "p90": 30.0}
-    assert report["zones"] == [{"zone": "Shop floor", "visitors": 1, "visits": 1, "median_dwell_minutes": 30.0}]
-    assert report["peak_occupancy"] == {"count": 1, "at": "2026-11-09T10:00:00+01:00"}
+    assert report["dwell_minutes"] == {"median": 31.0, "mean": 31.0, "p90": 31.0}
+    assert report["zones"] == [{"zone": "Shop floor", "visitors": 1, "visits": 1, "median_dwell_minutes": 31.0}]
+    assert report["peak_occupancy"] == {"count": 1, "at": "2026-11-09T09:59:30+01:00"}  # the estimated arrival
     assert [day["visitors"] for day in report["daily"]] == [1, 0]
 
 
@@ -105,7 +108,7 @@ def test_report_csv_is_flat_key_value_rows(shop, capsys):
 
     assert rows[0] == ["key", "value"]
     assert values["visitors"] == "1"
-    assert values["dwell_minutes.median"] == "30.0"
+    assert values["dwell_minutes.median"] == "31.0"
     assert values["dwell_buckets.20-60"] == "1"
     assert values["zones.Shop floor.visits"] == "1"
     assert values["daily.2026-11-09.passersby"] == "1"
@@ -167,7 +170,7 @@ def test_export_visits_csv_and_json(shop, capsys):
         "device": device_id(VISITOR),
         "first_seen": "2026-11-09T09:00:00Z",
         "last_seen": "2026-11-09T09:30:00Z",
-        "dwell_minutes": 30.0,
+        "dwell_minutes": 31.0,
         "max_rssi": -60.0,
         "category": "visitor",
         "associated": True,
@@ -176,7 +179,8 @@ def test_export_visits_csv_and_json(shop, capsys):
         "randomized": False,
         "zone": "Shop floor",
     }
-    assert (passerby["category"], passerby["dwell_minutes"], passerby["associated"]) == ("passerby", 2.0, False)
+    # Heard for 2 minutes, three probes; with the unassociated prior (probes 1-4 min apart) a minute at each end.
+    assert (passerby["category"], passerby["dwell_minutes"], passerby["associated"]) == ("passerby", 4.0, False)
     assert len(rows) == 2
 
 
@@ -185,3 +189,22 @@ def test_export_observations_is_unchanged(shop, capsys):
 
     assert rows[0] == list(OBSERVATION_EXPORT_COLUMNS)
     assert len(rows) == 1 + 31 + 3
+
+
+def test_visits_built_with_the_span_are_refused_with_what_to_do_then_rebuilt(shop, capsys, monkeypatch):
+    """An installation upgraded from the span (or that changed its measure) is told to rebuild, not shown a
+    traceback; `presence rebuild` recomputes the visits with the configured measure."""
+    window = ["--from", "2026-11-09", "--to", "2026-11-09", "--format", "json"]
+    monkeypatch.setenv("PRESENCE_DWELL_ESTIMATE", "span")
+    assert json.loads(run(capsys, "report", *window))["dwell_minutes"]["median"] == 30.0
+    monkeypatch.delenv("PRESENCE_DWELL_ESTIMATE")
+    assert main(["report", *window]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.startswith("presence report: the visits were built with other analytics settings: ")
+    assert "dwell_estimate span (asked for: recurrence)" in out.err
+    assert "run `presence rebuild`" in out.err
+    assert "PRESENCE_DWELL_ESTIMATE=span" in out.err
+    assert main(["rebuild"]) == 0
+    capsys.readouterr()
+    assert json.loads(run(capsys, "report", *window))["dwell_minutes"]["median"] == 31.0

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from analytics.report import report
-from analytics.settings import RECURRENCE, AnalyticsSettings
+from analytics.settings import RECURRENCE, SPAN, AnalyticsSettings
 from app.cli import main
 from app.commands.export import window_analysis
 from config.settings import ConfigError, Settings
@@ -239,9 +239,10 @@ def test_a_rebuild_with_another_visit_gap_after_prune_keeps_old_visits_as_built(
 def test_a_rebuild_with_the_estimated_stay_after_prune_estimates_the_kept_visits_from_when_they_were_heard(
     engine, settings
 ):
+    spanning = replace(settings, dwell_estimate=SPAN)  # visits first built with the span, then the estimate
     post(engine, *[stay("d1", at(0, day), 10, step=2) for day in (0, 7)])
-    refresh_visits(engine, settings)
-    retention.prune(engine, settings, FIVE_DAYS, now=NOW, pause=0)
+    refresh_visits(engine, spanning)
+    retention.prune(engine, spanning, FIVE_DAYS, now=NOW, pause=0)
     estimating = replace(settings, dwell_estimate=RECURRENCE)
     with pytest.raises(VisitsOutOfDate):
         refresh_visits(engine, estimating)
