@@ -452,7 +452,7 @@ def report(analysis: Analysis) -> dict[str, Any]:
         },
         "dwell_buckets": dwell_buckets(visitor_visits["dwell_minutes"], settings.dwell_bucket_edges_minutes),
         "loyalty": {name: int((loyal == name).sum()) for name in LOYALTY_CATEGORIES},
-        "peak_occupancy": {"count": peak, "at": _local_iso(peak_at, analysis.tz)},
+        "peak_occupancy": {"count": peak, "at": _local_iso(_whole_second(peak_at), analysis.tz)},
         "zones": [
             {
                 "zone": str(row.zone),
@@ -480,6 +480,12 @@ def _rounded(value: float | None, digits: int) -> float | None:
     if value is None or np.isnan(value):
         return None
     return round(float(value), digits)
+
+
+def _whole_second(moment: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The first whole second from `moment`: with the estimated stay a visit's arrival is an estimate to the
+    microsecond, which a report of when the shop was fullest should not pretend to know."""
+    return None if moment is None else moment.ceil("s")
 
 
 def _local_iso(moment: pd.Timestamp | None, tz: tzinfo) -> str | None:
