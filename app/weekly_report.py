@@ -22,6 +22,7 @@ from analytics.settings import AnalyticsSettings
 from app.commands.export import window_analysis
 from app.dashboard import charts, numbers, tables, weeks
 from config.settings import Settings
+from store.analytics_settings import analytics_settings_of
 from store.queries import local_day_bounds
 
 AVERAGE_WEEKS = 4
@@ -62,7 +63,7 @@ def weekly_report_html(
 ) -> str:
     """The whole report of the week starting on `monday` as one HTML document, of `sites` (or every site), with
     a table of each site's figures when there are several."""
-    analytics_settings = settings.analytics_settings()
+    analytics_settings = analytics_settings_of(settings)
     week = week_figures(settings, analytics_settings, monday, sites)
     previous = [
         week_figures(settings, analytics_settings, monday - timedelta(weeks=n), sites)

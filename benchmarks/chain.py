@@ -64,6 +64,7 @@ from simulator.chain import ChainSite, chain, config_toml
 from simulator.database import DatabaseSink
 from simulator.run import simulate
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.models import Visit
 from store.observations import OBSERVATIONS, rebuild_ap_reports
 from store.queries import local_day_bounds
@@ -360,7 +361,7 @@ def sites_analyses(settings: Settings, first: date, last: date) -> int:
         assert start is not None
         assert end is not None
         analysis = window_analysis(
-            settings, settings.analytics_settings(), start, end, Filters(), dates=(low, high), per_site=True
+            settings, analytics_settings_of(settings), start, end, Filters(), dates=(low, high), per_site=True
         )
         report(analysis)
         listed = listed or len(site_reports(analysis))

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analytics.settings import DEFAULT_DWELL_ESTIMATE, DWELL_ESTIMATES, AnalyticsSettings
 from config.sites import Site, SiteConfigError, parse_sites
 from devices.macs import normalize_mac
 
@@ -31,6 +30,12 @@ CONFIG_FILE = "presence.toml"  # the TOML file read when PRESENCE_CONFIG is unse
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+# The dwell measures (analytics.settings.DWELL_ESTIMATES, which tests/config holds equal; config imports nothing
+# above it): the estimated stay, and the span heard. store.analytics_settings turns the choice into the analytics'.
+DWELL_ESTIMATES = ("recurrence", "span")
+DEFAULT_DWELL_ESTIMATE = "recurrence"
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,6 @@ class Settings:
     # How a visit's dwell is measured (AnalyticsSettings.dwell_estimate): PRESENCE_DWELL_ESTIMATE, else
     # `dwell_estimate` in the TOML file. The stored visits are built with it (store.visits refuses other values).
     dwell_estimate: str = DEFAULT_DWELL_ESTIMATE
-
-    def analytics_settings(self) -> AnalyticsSettings:
-        """The analytics' settings with what this configuration sets of them (the dwell measure)."""
-        return AnalyticsSettings(dwell_estimate=self.dwell_estimate)
 
     @property
     def tz(self) -> ZoneInfo:

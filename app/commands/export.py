@@ -19,6 +19,7 @@ from analytics.settings import AnalyticsSettings
 from app.commands.filter_args import UnknownFilter, add_filter_arguments, add_site_arguments, filters_from, sites_from
 from config.settings import Settings
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.counts import COUNT_ONLY_REFUSAL
 from store.frames import load_observations, load_visits
 from store.models import OBSERVATION_EXPORT_COLUMNS
@@ -97,7 +98,7 @@ def run_visits(args: argparse.Namespace) -> int:
         return 2
     analysis = window_analysis(
         settings,
-        settings.analytics_settings(),
+        analytics_settings_of(settings),
         start,
         end,
         filters,

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from config.settings import Settings
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.visits import pruned_before, rebuild_visits
 
 
@@ -28,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     try:
         db.migrate(engine)
-        result = rebuild_visits(engine, settings, settings.analytics_settings(), refit_zones=not args.keep_zone_models)
+        result = rebuild_visits(
+            engine, settings, analytics_settings_of(settings), refit_zones=not args.keep_zone_models
+        )
         horizon = pruned_before(engine)
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from analytics.report import report, site_reports
 from app.commands.export import add_naive_argument, window_analysis, write_rows
 from app.commands.filter_args import UnknownFilter, add_filter_arguments, filters_from
 from config.settings import Settings
+from store.analytics_settings import analytics_settings_of
 from store.counts import COUNT_ONLY_REFUSAL
 from store.queries import local_day_bounds
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     # counts its own local days.
     analysis = window_analysis(
         settings,
-        settings.analytics_settings(),
+        analytics_settings_of(settings),
         start,
         end,
         filters,

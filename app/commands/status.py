@@ -20,6 +20,7 @@ from app.commands.export import window_analysis
 from app.commands.filter_args import UnknownFilter, add_site_arguments, sites_from
 from config.settings import Settings
 from store import db, quarantine
+from store.analytics_settings import analytics_settings_of
 from store.count_frames import count_span
 from store.queries import ap_reports, observation_summary, retired_aps
 
@@ -46,7 +47,7 @@ def capacity(settings: Settings, now: datetime, sites: tuple[str, ...] = ()) -> 
     chosen = [name for name in (sites or tuple(settings.sites)) if settings.site(name).capacity]
     if not chosen or settings.count_only:
         return []
-    analytics_settings = settings.analytics_settings()
+    analytics_settings = analytics_settings_of(settings)
     analysis = window_analysis(
         settings, analytics_settings, now - RECENT, now, Filters(sites=tuple(chosen)), complete=True
     )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.settings import AnalyticsSettings
 from config.settings import AccessPoint, Settings
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.count_frames import count_span
 from store.models import DeviceCount, Observation, Visit
 from store.sites import reported_sites
@@ -146,7 +147,7 @@ def today(src: Source) -> date:
 def analytics_settings() -> AnalyticsSettings:
     """The analytics thresholds, exactly as `presence report` uses them: the defaults with what the configuration
     sets (the dwell measure, PRESENCE_DWELL_ESTIMATE)."""
-    return settings().analytics_settings()
+    return analytics_settings_of(settings())
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda released: released.dispose())

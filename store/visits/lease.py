@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, or_, select, update
 
 from analytics.settings import SPAN, AnalyticsSettings
 from config.settings import ConfigError, Settings
+from store.analytics_settings import analytics_settings_of
 from store.visits.shared import REFRESH, STATE_NAME, LeaseLost, RefreshBusy, VisitsOutOfDate, dialect
 
 LEASE = timedelta(minutes=5)
@@ -151,7 +152,7 @@ def analytics_of(settings: Settings, analytics_settings: AnalyticsSettings | Non
     says (PRESENCE_DWELL_ESTIMATE), else the configuration's own. A disagreement is refused rather than stored, so
     the stored dwell can never silently differ from the configured measure."""
     if analytics_settings is None:
-        return settings.analytics_settings()
+        return analytics_settings_of(settings)
     if analytics_settings.dwell_estimate != settings.dwell_estimate:
         raise ConfigError(
             f"the configuration measures dwell as {settings.dwell_estimate!r} (PRESENCE_DWELL_ESTIMATE), but the "

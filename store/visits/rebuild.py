@@ -28,6 +28,7 @@ from analytics.settings import AnalyticsSettings
 from analytics.stays import estimate_extension
 from analytics.visits import with_extension
 from config.settings import Settings
+from store.analytics_settings import analytics_settings_of
 from store.visits.batches import counted_in_kept_visit
 from store.visits.lease import DEFAULT_WAIT, analytics_of, ap_config_json, hold_lease, settings_json
 from store.visits.refresh import catch_up
@@ -216,7 +217,7 @@ def delete_device_visits(
     theirs after this (it holds the lease from reading to writing). Other devices' visits are untouched:
     previous_first_seen only ever points at the same device's visits.
     """
-    analytics_settings = analytics_settings or settings.analytics_settings()
+    analytics_settings = analytics_settings or analytics_settings_of(settings)
     counts: dict[str, int] = {}
     # rebuilding=True only skips the settings check: an erasure must not wait for a `presence rebuild`.
     with hold_lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:

@@ -66,3 +66,21 @@ def test_malformed_toml_and_ap_entries_are_reported(tmp_path):
     bad_ap.write_text('[[aps]]\nmac = "nope"\n')
     with pytest.raises(ConfigError, match="needs a valid mac"):
         Settings.from_env({"PRESENCE_DATA_DIR": str(tmp_path), "PRESENCE_CONFIG": str(bad_ap)})
+
+
+def test_the_dwell_measures_are_the_analytics_own(tmp_path, monkeypatch):
+    """config names the dwell measures without importing analytics (it sits below it); they must be the same, and
+    the configured one reaches the analytics' settings."""
+    from analytics import settings as analytics
+    from config import settings as config
+    from store.analytics_settings import analytics_settings_of
+
+    assert config.DWELL_ESTIMATES == analytics.DWELL_ESTIMATES
+    assert config.DEFAULT_DWELL_ESTIMATE == analytics.DEFAULT_DWELL_ESTIMATE
+    assert analytics.AnalyticsSettings().dwell_estimate == analytics.DEFAULT_DWELL_ESTIMATE
+    env = {"PRESENCE_DATA_DIR": str(tmp_path), "PRESENCE_PSEUDONYM_KEY": "k"}
+    assert analytics_settings_of(config.Settings.from_env(env)).dwell_estimate == "recurrence"
+    spanning = config.Settings.from_env({**env, "PRESENCE_DWELL_ESTIMATE": "span"})
+    assert analytics_settings_of(spanning) == analytics.AnalyticsSettings(dwell_estimate="span")
+    with pytest.raises(config.ConfigError, match="PRESENCE_DWELL_ESTIMATE"):
+        config.Settings.from_env({**env, "PRESENCE_DWELL_ESTIMATE": "median"})

@@ -18,6 +18,7 @@ from analytics.visits import label_visits, visits
 from simulator.backfill import backfill_database
 from simulator.layout import default_shop
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.frames import load_observations
 from store.models import Observation
 from store.observations import store_observations
@@ -65,7 +66,7 @@ def simulated_rows(tmp_path_factory) -> list[dict]:
 
 def one_pass(engine, settings) -> pd.DataFrame:
     """The visits `analytics` makes from every observation at once, zoned with the stored zone model."""
-    analytics_settings = settings.analytics_settings()
+    analytics_settings = analytics_settings_of(settings)
     labelled = label_visits(load_observations(engine, None, None), analytics_settings.visit_gap)
     found = visits(labelled, settings.tz, analytics_settings)
     model = zones.ZoneModel(
