@@ -80,13 +80,16 @@ def test_visits_stored_by_the_previous_layout_are_those_the_store_makes_now(tmp_
     result = refresh_visits(engine, young)  # the 0003 database never had visits: all ten observations merge now
     engine.dispose()
     assert result.observations == 10
-    pd.testing.assert_frame_equal(visits_of(young), stored_before)
+    # The zones of the fixture's visits came from the k-means model of before issue 15; a refresh now fits the
+    # AP-level rule (analytics.zones), so the visits are held equal but for their zones.
+    zoneless = [name for name in stored_before.columns if "zone" not in name]
+    pd.testing.assert_frame_equal(visits_of(young)[zoneless], stored_before[zoneless])
 
     engine = db.make_engine(old.database_url)
     assert refresh_visits(engine, old).observations == 0  # the old watermark is honoured: nothing merged twice
     assert rebuild_visits(engine, old).observations == 10
     engine.dispose()
-    pd.testing.assert_frame_equal(visits_of(old), stored_before)
+    pd.testing.assert_frame_equal(visits_of(old)[zoneless], stored_before[zoneless])
 
 
 def test_the_upgraded_database_takes_new_posts(tmp_path):
