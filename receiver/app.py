@@ -35,6 +35,7 @@ from receiver.errors import (
     TooManyRefusals,
     Unauthorized,
 )
+from receiver.framing import BODY_OVER_LIMIT
 from receiver.health import StorageHealth, is_disk_full
 from receiver.ingest import Ingestor, Parsed, decode, parse
 from receiver.limits import RefusalLimit, RefusalLimiter, client_address
@@ -236,6 +237,8 @@ def _read_body(req: Request) -> bytes:
         if len(body) < req.content_length:
             raise MalformedBody(f"the body ended after {len(body)} of the {req.content_length} bytes announced")
         return body
+    if req.environ.get(BODY_OVER_LIMIT):  # receiver.worker buffered only the body's start: not read to the end
+        raise too_large
     stream = req.environ["wsgi.input"]
     pieces: list[bytes] = []
     size = 0

@@ -21,13 +21,20 @@ class Framing(enum.Enum):
     WHOLE = "the request is whole"
     HAND_ON = "not framed as expected: let gunicorn's parser refuse it"
     HEADERS_TOO_LARGE = "no end of headers within MAX_HEADER_BYTES"
+    BODY_TOO_LARGE = "the body is over max_body_bytes: handed on for the application's 413"
+
+
+BODY_OVER_LIMIT = "presence.body_over_limit"
+"""The WSGI environ key receiver.worker sets on a request it handed on as BODY_TOO_LARGE: its buffer holds only
+the start of the body, so gunicorn's chunked reader runs out of bytes (a 400) wherever its pieces happen to end,
+and the application must answer 413 without reading the body."""
 
 
 class Framer:
     """Follows one request's bytes: headers, then a body of Content-Length bytes or chunked, up to its end.
 
-    A body over `max_body_bytes` is handed on at once when its Content-Length says so, and a chunked one once one
-    byte past the limit has arrived: the application refuses it with 413 from what is buffered.
+    A body over `max_body_bytes` is handed on at once (BODY_TOO_LARGE) when its Content-Length says so, and a
+    chunked one once one byte past the limit has arrived: the application refuses it with 413.
     """
 
     def __init__(self, max_body_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
@@ -54,9 +61,9 @@ class Framer:
                 return verdict
             self._cursor = self.header_end
         if self._length is not None:
-            # Over the limit it is refused (413) from its headers alone, without waiting for the body.
-            whole = len(buffer) - self.header_end >= self._length or self._length > self.max_body_bytes
-            return Framing.WHOLE if whole else Framing.NEED_MORE
+            if self._length > self.max_body_bytes:  # refused (413) from its headers alone, not waiting for the body
+                return Framing.BODY_TOO_LARGE
+            return Framing.WHOLE if len(buffer) - self.header_end >= self._length else Framing.NEED_MORE
         if self._chunked:
             return self._follow_chunks(buffer)
         return Framing.WHOLE  # no body
@@ -108,9 +115,9 @@ class Framer:
                 return Framing.HAND_ON if too_long else Framing.NEED_MORE
             data_end = match.end() + size
             if self._body_bytes + size > self.max_body_bytes:
-                # Over the limit: once one byte past it is here the application answers 413 from the buffer.
+                # Over the limit once one byte past it is here (a chunk size alone may be a lie until then).
                 wanted = match.end() + self.max_body_bytes - self._body_bytes + 1
-                return Framing.WHOLE if len(buffer) >= wanted else Framing.NEED_MORE
+                return Framing.BODY_TOO_LARGE if len(buffer) >= wanted else Framing.NEED_MORE
             if len(buffer) < data_end + 2:
                 return Framing.NEED_MORE
             if buffer[data_end : data_end + 2] != b"\r\n":

@@ -23,12 +23,13 @@ import selectors
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from receiver.framing import Framer, Framing
+from receiver.framing import BODY_OVER_LIMIT, Framer, Framing
 
 LINGER_SECONDS = 2.0  # as gunicorn's close_graceful: time for the client to read the answer and close
 LINGER_DRAIN_BYTES = 64 * 1024
@@ -56,7 +57,20 @@ class BufferingWorker(ThreadWorker):
     def init_process(self) -> None:
         self.reading: OrderedDict[TConn, _Reading] = OrderedDict()  # by deadline: all share one duration
         self.lingering: OrderedDict[socket.socket, float] = OrderedDict()
+        self.over_limit: set[socket.socket] = set()  # handed on as BODY_TOO_LARGE, until answered
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        """The application, told in its environ (BODY_OVER_LIMIT) which requests came with a body over the limit."""
+        super().load_wsgi()
+        application: Callable[..., Iterable[bytes]] = self.wsgi  # type: ignore[has-type]
+
+        def marked(environ, start_response):
+            if environ.get("gunicorn.socket") in self.over_limit:
+                environ[BODY_OVER_LIMIT] = True
+            return application(environ, start_response)
+
+        self.wsgi = marked
 
     # --- reading requests in the event loop ----------------------------------------------------------------
 
@@ -100,7 +114,9 @@ class BufferingWorker(ThreadWorker):
         if framing is Framing.HEADERS_TOO_LARGE:
             self._refuse(state, 431, "Request Header Fields Too Large", "request headers are too large")
             return
-        self._hand_to_thread(state)  # WHOLE, or HAND_ON for gunicorn's parser to refuse
+        if framing is Framing.BODY_TOO_LARGE:
+            self.over_limit.add(client)  # only the body's start is buffered: the application answers 413 unread
+        self._hand_to_thread(state)  # WHOLE, BODY_TOO_LARGE, or HAND_ON for gunicorn's parser to refuse
 
     def _hand_to_thread(self, state: _Reading) -> None:
         conn = state.conn
@@ -161,6 +177,7 @@ class BufferingWorker(ThreadWorker):
     def _done(self, sock: socket.socket, *, linger: bool) -> None:
         """The connection's request is over: it no longer counts against worker_connections; close it."""
         self.nr_conns -= 1
+        self.over_limit.discard(sock)
         if not linger:
             _close_quietly(sock)
             return

@@ -523,9 +523,13 @@ def _distinct_device_counts(connection, table, start, end, keep, days, bounds) -
     c = table.c
     flag = func.max(case((c.randomized.is_(True), 1), else_=0))
     if len(bounds) > MASK_DAYS:
-        party = select(flag.label("randomized")).where(c.first_seen >= start, c.first_seen < end, keep)
-        party = party.group_by(c.site, c.device).subquery()
-        totals = connection.execute(select(func.count(), func.coalesce(func.sum(party.c.randomized), 0))).one()
+        devices = (
+            select(flag.label("randomized"))
+            .where(c.first_seen >= start, c.first_seen < end, keep)
+            .group_by(c.site, c.device)
+            .subquery()
+        )
+        totals = connection.execute(select(func.count(), func.coalesce(func.sum(devices.c.randomized), 0))).one()
 
         def devices_in(low: datetime, high: datetime) -> int:
             day = select(c.site, c.device).where(c.first_seen >= low, c.first_seen < high, keep).distinct().subquery()

@@ -77,7 +77,7 @@ def rebuild_visits(
             if horizon is not None:
                 visits_kept = _drop_visits_from(connection, horizon, refit_zones=refit_zones)
                 built_with = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar()
-                if json.loads(built_with) != json.loads(settings_json(analytics_settings)):
+                if built_with is None or json.loads(built_with) != json.loads(settings_json(analytics_settings)):
                     _restate_dwell(connection, analytics_settings)
             else:
                 connection.execute(delete(STATES))

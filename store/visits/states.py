@@ -139,18 +139,12 @@ def decode_heard(
 ) -> pd.DataFrame:
     """The heard intervals (columns visit, start, end) of stored visits from their state's blobs. A visit stored
     before migration 0010 has none (NULL) and counts as heard throughout its [first_seen, last_seen]."""
-    blobs = [None if blob is None else bytes(blob) for blob in heard]
+    blobs: list[bytes] = [
+        np.array([(first, last)], dtype=HEARD_DTYPE).tobytes() if blob is None else bytes(blob)
+        for blob, first, last in zip(heard, first_ns.tolist(), last_ns.tolist(), strict=True)
+    ]
     if not blobs:
         return empty_intervals()
-    legacy = np.array([blob is None for blob in blobs], dtype=bool)
-    blobs = (
-        [
-            np.array([(first, last)], dtype=HEARD_DTYPE).tobytes() if blob is None else blob
-            for blob, first, last in zip(blobs, first_ns.tolist(), last_ns.tolist(), strict=True)
-        ]
-        if legacy.any()
-        else blobs
-    )
     packed = np.frombuffer(b"".join(blobs), dtype=HEARD_DTYPE)
     counts = np.array([len(blob) // HEARD_DTYPE.itemsize for blob in blobs], dtype="int64")
     return pd.DataFrame(

@@ -20,7 +20,6 @@ WHOLE = {
     "content-length": request(b"Content-Length: 5", body=b"hello"),
     "chunked": request(b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n"),
     "chunked-trailers": request(b"Transfer-Encoding: chunked", body=b"2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n"),
-    "length-over-limit": request(b"Content-Length: 1000"),  # refused from its headers: no need to wait
 }
 
 
@@ -72,12 +71,24 @@ def test_what_is_not_framed_as_expected_is_handed_on_for_gunicorn_to_refuse(raw)
     assert Framer(max_body_bytes=100).feed(raw) is Framing.HAND_ON
 
 
-def test_endless_headers_are_refused_and_a_chunked_body_over_the_limit_is_handed_on_one_byte_past_it():
+def test_endless_headers_are_refused_and_a_chunked_body_over_the_limit_is_too_large_one_byte_past_it():
     assert Framer(100, max_header_bytes=1000).feed(HEAD + b"X: " + b"a" * 2000) is Framing.HEADERS_TOO_LARGE
     framer = Framer(max_body_bytes=10)
     start = request(b"Transfer-Encoding: chunked", body=b"ff\r\n")
     assert framer.feed(start + b"a" * 10) is Framing.NEED_MORE
-    assert framer.feed(start + b"a" * 11) is Framing.WHOLE
+    assert framer.feed(start + b"a" * 11) is Framing.BODY_TOO_LARGE
+
+
+def test_a_chunked_body_over_the_limit_across_chunks_is_too_large_once_the_limit_is_passed():
+    framer = Framer(max_body_bytes=10)
+    start = request(b"Transfer-Encoding: chunked", body=b"6\r\naaaaaa\r\n6\r\n")
+    assert framer.feed(start + b"bbbb") is Framing.NEED_MORE  # 10 bytes: at the limit, not past it
+    assert framer.feed(start + b"bbbbb") is Framing.BODY_TOO_LARGE
+
+
+def test_a_content_length_over_the_limit_is_too_large_from_its_headers_alone():
+    assert Framer(max_body_bytes=100).feed(request(b"Content-Length: 1000")) is Framing.BODY_TOO_LARGE
+    assert Framer(max_body_bytes=100).feed(request(b"Content-Length: 100")) is Framing.NEED_MORE
 
 
 def test_expect_continue_is_noticed_for_http_1_1():
