@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/storage/test_schema.py holds it equal to the scripts' head): a database
 # already there is not upgraded, so commands that only read never import Alembic.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -237,7 +237,9 @@ class VisitState(SQLModel, table=True):
 
 
 class VisitRefresh(SQLModel, table=True):
-    """The visits' watermark (the last observation id merged) and the lock that lets one process refresh at a time."""
+    """The visits' refresh state: the installation's row ("visits": the settings the visits were built with, the
+    retention horizon, the lease of a rebuild) and one row per site (`site`: its watermark, the last observation
+    id merged, and the lease that lets one process refresh the site at a time)."""
 
     __tablename__ = "visit_refresh"
 
@@ -252,6 +254,7 @@ class VisitRefresh(SQLModel, table=True):
     # pruned_at), so visits that start before it are kept as they are, never rebuilt from what is left.
     pruned_before: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     pruned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    site: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # None: the installation's row
 
 
 class ZoneModelRow(SQLModel, table=True):

@@ -164,7 +164,7 @@ def window_analysis(
             return analyse(
                 observations, start, end, analytics_settings, filters, tz, settings.access_points, clocks, dates
             )
-        refresh_visits(engine, settings, analytics_settings)
+        refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
         stored = load_visits(
             engine,
             start,

@@ -523,7 +523,8 @@ def _recent_visitor_visits(src: Source, filters: Filters, now: datetime, tz: Zon
     stale = False
     try:
         try:
-            refresh_visits(engine, settings, analytics_settings, wait=LIVE_REFRESH_WAIT)
+            sites = list(filters.sites) or None  # one site's Live brings only that site up to date
+            refresh_visits(engine, settings, analytics_settings, wait=LIVE_REFRESH_WAIT, sites=sites)
         except RefreshBusy:
             stale = True
         stored = load_visits(

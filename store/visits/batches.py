@@ -9,7 +9,7 @@ for the few microseconds the max takes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    or_,
     select,
     text,
     type_coerce,
@@ -58,18 +59,20 @@ BATCH_COLUMNS = (
 )
 
 
-def read_batch(engine: Engine, after: int, upto: int, limit: int, kept: Any = None) -> pd.DataFrame:
-    """Observations with after < id <= upto, oldest id first, at most `limit` (SQLite times parsed vectorized),
-    manufacturers as their short names (as `store.frames.load_observations` gives them); with a `kept` condition,
-    a 0/1 column `kept` too."""
+def read_batch(engine: Engine, marks: Mapping[str, int], upto: int, limit: int, kept: Any = None) -> pd.DataFrame:
+    """Observations of the sites of `marks` after each one's watermark and up to `upto`, oldest id first, at most
+    `limit` (SQLite times parsed vectorized), manufacturers as their short names (as
+    `store.frames.load_observations` gives them); with a `kept` condition, a 0/1 column `kept` too."""
     columns = time_columns_as_text(engine, OBSERVATIONS, BATCH_COLUMNS)
     names = list(BATCH_COLUMNS)
     if kept is not None:
         columns.append(case((kept, 1), else_=0).label("kept"))
         names.append("kept")
+    groups = _by_mark(marks)
+    after = or_(*(and_(OBSERVATIONS.c.id > mark, OBSERVATIONS.c.site.in_(sites)) for mark, sites in groups))
     query = (
         select(*columns)
-        .where(OBSERVATIONS.c.id > after, OBSERVATIONS.c.id <= upto)
+        .where(OBSERVATIONS.c.id > groups[0][0], OBSERVATIONS.c.id <= upto, after)
         .order_by(OBSERVATIONS.c.id)
         .limit(limit)
     )
@@ -93,8 +96,9 @@ def read_batch(engine: Engine, after: int, upto: int, limit: int, kept: Any = No
     )
 
 
-def counted_in_kept_visit(horizon: datetime, merged_upto: int) -> Any:
-    """True for an observation already merged (id <= merged_upto) into a visit that starts before `horizon`.
+def counted_in_kept_visit(horizon: datetime, merged_upto: Mapping[str, int], elsewhere: int) -> Any:
+    """True for an observation already merged (id up to its site's watermark in `merged_upto`, or `elsewhere` at
+    a site without one) into a visit that starts before `horizon`.
 
     Visits of one device at one site never overlap, so the only visit that can hold an observation is the
     device's latest one there that starts no later than it does: one probe of (device, first_seen) each.
@@ -112,7 +116,20 @@ def counted_in_kept_visit(horizon: datetime, merged_upto: int) -> Any:
         .correlate(OBSERVATIONS)
         .scalar_subquery()
     )
-    return and_(OBSERVATIONS.c.id <= merged_upto, latest >= OBSERVATIONS.c.last_seen)
+    merged = or_(
+        *(and_(OBSERVATIONS.c.site.in_(sites), OBSERVATIONS.c.id <= mark) for mark, sites in _by_mark(merged_upto)),
+        and_(OBSERVATIONS.c.site.not_in(sorted(merged_upto)), OBSERVATIONS.c.id <= elsewhere),
+    )
+    return and_(merged, latest >= OBSERVATIONS.c.last_seen)
+
+
+def _by_mark(marks: Mapping[str, int]) -> list[tuple[int, list[str]]]:
+    """The sites of `marks` grouped by watermark, lowest first (usually one group: refreshes bring every site to
+    the same one)."""
+    groups: dict[int, list[str]] = {}
+    for site, mark in marks.items():
+        groups.setdefault(mark, []).append(site)
+    return [(mark, sorted(sites)) for mark, sites in sorted(groups.items())]
 
 
 def time_columns_as_text(engine: Engine, table, names: Sequence[str]) -> list:

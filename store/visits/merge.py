@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -32,8 +33,6 @@ from store.frames import read_tuples
 from store.visits.batches import frame_of, parse_times, time_columns_as_text
 from store.visits.lease import Lease
 from store.visits.shared import (
-    REFRESH,
-    STATE_NAME,
     STATES,
     VISITS,
     RefreshResult,
@@ -57,6 +56,7 @@ STORED_COLUMNS = (
     "manufacturer",
     "ssids",
 )
+VISIT_IDS_LOCK = 0x7072_6573_656E_6365 // 2  # pg_advisory_xact_lock key of the visit ids ("presence")
 STATE_RANK_COLUMNS = tuple(key for rank in incremental.RANK_COLUMNS.values() for key in rank)
 
 
@@ -74,14 +74,15 @@ def merge_batch(
     low = batch["first_seen"].min() - gap
     high = batch["last_seen"].max() + gap
     devices = sorted(batch["device"].unique())
-    stored, cells, power, heard = _stored_visits(engine, devices, low, high)
+    sites = sorted(batch["site"].unique())  # of the lease's: another process may be writing other sites' visits
+    stored, cells, power, heard = _stored_visits(engine, devices, sites, low, high)
     merged = incremental.merge(batch, stored, cells, power, analytics_settings, heard)
-    predecessors, successors = _neighbours(engine, devices, low, high)
+    predecessors, successors = _neighbours(engine, devices, sites, low, high)
 
-    # Everything is worked out before the write transaction, which SQLite's POSTs wait for. Holding the lease,
-    # we are the only writer of visits, so the next id can be read now.
+    # Everything is worked out before the write transaction, which SQLite's POSTs wait for. New visits are
+    # numbered from the highest id now, and renumbered in the transaction if another site's refresh wrote since.
     with engine.connect() as connection:
-        next_id = int(connection.execute(select(func.max(VISITS.c.id))).scalar() or 0) + 1
+        next_id = _next_visit_id(connection)
     visits = merged.visits.copy()
     new = visits["id"].to_numpy() < 0
     visits.loc[new, "id"] = np.arange(next_id, next_id + int(new.sum()), dtype="int64")
@@ -114,6 +115,7 @@ def merge_batch(
     state_rows = _state_records(visits, merged.cells, merged.power, merged.heard)
 
     with lease.transaction() as connection:
+        _renumber(visit_rows, state_rows, next_id, _next_visit_id(connection, lock=True))
         _delete_visits(connection, merged.replaced)
         if visit_rows:
             connection.execute(VISITS.insert(), visit_rows)
@@ -126,12 +128,29 @@ def merge_batch(
                 previous_rows,
             )
         record_sites(connection, batch, visits, models)
-        connection.execute(
-            update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(watermark=upto, refreshed_at=datetime.now(UTC))
-        )
-    lease.watermark = upto
+        lease.advance(connection, upto)
+    lease.advanced(upto)
     result.visits_written += len(visits)
     result.visits_absorbed += len(merged.replaced) - int((~new).sum())
+
+
+def _next_visit_id(connection: Connection, *, lock: bool = False) -> int:
+    """One more than the highest visit id. With `lock` (in the write transaction) no other refresh can insert
+    visits until we commit: SQLite's write lock is already ours (the lease's renewal wrote first); on PostgreSQL
+    a transaction-scoped advisory lock makes concurrent refreshes of different sites number their visits in turn."""
+    if lock and connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": VISIT_IDS_LOCK})
+    return int(connection.execute(select(func.max(VISITS.c.id))).scalar() or 0) + 1
+
+
+def _renumber(visit_rows: list[dict[str, Any]], state_rows: list[dict[str, Any]], planned: int, actual: int) -> None:
+    """Move the new visits' ids (numbered from `planned`) to start at `actual`; rewritten visits keep theirs."""
+    if actual == planned:
+        return
+    for rows, key in ((visit_rows, "id"), (state_rows, "visit_id")):
+        for row in rows:
+            if row[key] >= planned:
+                row[key] += actual - planned
 
 
 def _same_times(stored: pd.Series, computed: pd.Series) -> np.ndarray:
@@ -145,9 +164,10 @@ def _python_time(value: Any) -> datetime | None:
 
 
 def _stored_visits(
-    engine: Engine, devices: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
+    engine: Engine, devices: Sequence[str], sites: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The stored visits of `devices` that overlap [low, high], with their cells, power and heard intervals."""
+    """The stored visits of `devices` at `sites` that overlap [low, high], with their cells, power and heard
+    intervals."""
     columns = [
         *time_columns_as_text(engine, VISITS, STORED_COLUMNS),
         STATES.c.aps,
@@ -165,6 +185,7 @@ def _stored_visits(
                 .select_from(VISITS.join(STATES, STATES.c.visit_id == VISITS.c.id))
                 .where(
                     VISITS.c.device.in_(part),
+                    VISITS.c.site.in_(sites),
                     VISITS.c.last_seen >= low.to_pydatetime(),
                     VISITS.c.first_seen <= high.to_pydatetime(),
                 )
@@ -188,9 +209,10 @@ def _stored_visits(
 
 
 def _neighbours(
-    engine: Engine, devices: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
+    engine: Engine, devices: Sequence[str], sites: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per device, the start of its latest visit ending before `low`, and its first visit starting after `high`."""
+    """Per device and site (of `sites`), the start of its latest visit ending before `low`, and its first visit
+    starting after `high`."""
     predecessors: list[Any] = []
     successors: list[Any] = []
     first_seen = time_columns_as_text(engine, VISITS, ("first_seen", "previous_first_seen"))
@@ -203,7 +225,9 @@ def _neighbours(
                 read_tuples(
                     connection,
                     select(VISITS.c.site, VISITS.c.device, latest.label("first_seen"))
-                    .where(VISITS.c.device.in_(part), VISITS.c.last_seen < low.to_pydatetime())
+                    .where(
+                        VISITS.c.device.in_(part), VISITS.c.site.in_(sites), VISITS.c.last_seen < low.to_pydatetime()
+                    )
                     .group_by(VISITS.c.site, VISITS.c.device),
                 )
             )
@@ -211,7 +235,7 @@ def _neighbours(
                 read_tuples(
                     connection,
                     select(VISITS.c.id, VISITS.c.site, VISITS.c.device, *first_seen).where(
-                        VISITS.c.device.in_(part), VISITS.c.first_seen > high.to_pydatetime()
+                        VISITS.c.device.in_(part), VISITS.c.site.in_(sites), VISITS.c.first_seen > high.to_pydatetime()
                     ),
                 )
             )

@@ -29,9 +29,9 @@ from analytics.stays import estimate_extension
 from analytics.visits import with_extension
 from config.settings import Settings
 from store.analytics_settings import analytics_settings_of
-from store.visits.batches import counted_in_kept_visit
-from store.visits.lease import DEFAULT_WAIT, analytics_of, ap_config_json, hold_lease, settings_json
-from store.visits.refresh import catch_up
+from store.visits.batches import counted_in_kept_visit, safe_high_watermark
+from store.visits.lease import DEFAULT_WAIT, add_sites, analytics_of, ap_config_json, floor, hold_lease, settings_json
+from store.visits.refresh import catch_up, sites_after_floor
 from store.visits.shared import (
     CHUNK_ROWS,
     IN_LIST,
@@ -71,9 +71,13 @@ def rebuild_visits(
     started = time.perf_counter()
     with hold_lease(engine, analytics_settings, settings, wait, rebuilding=True) as lease:
         horizon = pruned_before(engine)
-        merged_upto = lease.watermark
         visits_kept = 0
+        high = safe_high_watermark(engine)
         with lease.transaction() as connection:
+            # What the kept visits hold: each site's observations up to its watermark, and up to the floor those
+            # of a site with no row (lease.floor), so every site with later observations is given one first.
+            lease.sites.update(add_sites(connection, sites_after_floor(connection, high), lease.owner))
+            merged_upto, merged_elsewhere = dict(lease.sites), floor(connection)
             if horizon is not None:
                 visits_kept = _drop_visits_from(connection, horizon, refit_zones=refit_zones)
                 built_with = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar()
@@ -96,8 +100,12 @@ def rebuild_visits(
                     ap_config=ap_config_json(settings),
                 )
             )
+            every_site = REFRESH.c.site.is_not(None)
+            config = ap_config_json(settings)
+            connection.execute(update(REFRESH).where(every_site).values(watermark=0, ap_config=config))
             lease.watermark = 0
-        kept = None if horizon is None else counted_in_kept_visit(horizon, merged_upto)
+            lease.sites = dict.fromkeys(lease.sites, 0)
+        kept = None if horizon is None else counted_in_kept_visit(horizon, merged_upto, merged_elsewhere)
         result = catch_up(lease, settings, analytics_settings, chunk_rows, kept)
     result.visits_kept = visits_kept
     result.seconds = time.perf_counter() - started

@@ -58,6 +58,15 @@ class RefreshResult:
     longest_write: float = 0.0  # seconds of the longest write transaction (on SQLite, how long POSTs could wait)
     visits_kept: int = 0  # rebuild: visits starting before the retention horizon, kept as they were
 
+    def add(self, other: RefreshResult) -> None:
+        """Count in what another lease's catch-up of the same refresh did (other sites)."""
+        self.observations += other.observations
+        self.visits_written += other.visits_written
+        self.visits_absorbed += other.visits_absorbed
+        self.zoned += other.zoned
+        self.fitted += other.fitted
+        self.longest_write = max(self.longest_write, other.longest_write)
+
 
 def chunks(values: Sequence[Any], size: int = IN_LIST) -> Iterator[Sequence[Any]]:
     for offset in range(0, len(values), size):

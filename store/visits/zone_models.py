@@ -13,7 +13,7 @@ not read as levels but fitted again at the next refresh, as is any other fingerp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,7 @@ from analytics import incremental, zones
 from analytics.settings import AnalyticsSettings
 from config.settings import Settings
 from store.frames import read_tuples
-from store.visits.lease import Lease, ap_config_json
+from store.visits.lease import Lease, ap_config_json, site_row
 from store.visits.shared import (
     MODELS,
     NO_SPAN,
@@ -43,6 +43,7 @@ from store.visits.shared import (
     STATES,
     VISITS,
     RefreshResult,
+    chunks,
     log,
 )
 from store.visits.states import decode_states, encode_moves
@@ -94,9 +95,11 @@ def encode_levels(levels: np.ndarray | None) -> str | None:
     return json.dumps({"fingerprint": zones.FINGERPRINT_VERSION, "levels": np.asarray(levels).tolist()})
 
 
-def load_models(engine: Engine) -> dict[str, SiteModel]:
+def load_models(engine: Engine, sites: Sequence[str] | None = None) -> dict[str, SiteModel]:
+    """The stored zone models of `sites` (None: every site's)."""
+    query = select(MODELS) if sites is None else select(MODELS).where(MODELS.c.site.in_(list(sites)))
     with engine.connect() as connection:
-        rows = connection.execute(select(MODELS)).mappings().all()
+        rows = connection.execute(query).mappings().all()
     models = {}
     for row in rows:
         levels, stale = decode_levels(row["centers"])
@@ -196,13 +199,20 @@ def update_zones(
     analytics_settings: AnalyticsSettings,
     result: RefreshResult,
 ) -> None:
-    """Fit the zone models that need it and re-zone what they changed (and everything when AP names moved)."""
+    """Fit the zone models of the lease's sites that need it and re-zone what they changed (and every visit of a
+    site whose visits were zoned with other AP names or positions: each site's row records the ones they were)."""
     engine = lease.engine
+    current = ap_config_json(settings)
     with engine.connect() as connection:
-        stored_config = connection.execute(select(REFRESH.c.ap_config).where(REFRESH.c.name == STATE_NAME)).scalar()
-    config_changed = stored_config != ap_config_json(settings)
+        installation = connection.execute(select(REFRESH.c.ap_config).where(REFRESH.c.name == STATE_NAME)).scalar()
+        zoned_with: dict[str, str] = dict(
+            connection.execute(select(REFRESH.c.site, REFRESH.c.ap_config).where(REFRESH.c.site.is_not(None))).all()
+        )
     window = pd.Timedelta(analytics_settings.zone_fit_window)
     for site, model in sorted(models.items()):
+        if not lease.exclusive and site not in lease.sites:
+            continue
+        config_changed = zoned_with.get(site, installation) != current
         span = model.data_to - model.data_from
         trained = pd.Timedelta(0)
         if model.trained_from is not None and model.trained_to is not None:
@@ -220,11 +230,13 @@ def update_zones(
             model.zoned = True
             with lease.transaction() as connection:
                 save_model(connection, model)
-    if config_changed:
+    changed = [site_row(site) for site in lease.sites if zoned_with.get(site, installation) != current]
+    if changed or (lease.exclusive and installation != current):
         with lease.transaction() as connection:
-            connection.execute(
-                update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(ap_config=ap_config_json(settings))
-            )
+            for part in chunks(changed):
+                connection.execute(update(REFRESH).where(REFRESH.c.name.in_(part)).values(ap_config=current))
+            if lease.exclusive:
+                connection.execute(update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(ap_config=current))
 
 
 def _fit(lease: Lease, model: SiteModel, analytics_settings: AnalyticsSettings) -> bool:

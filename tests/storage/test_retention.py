@@ -265,7 +265,7 @@ def test_the_horizon_only_moves_forward(engine, settings):
     retention.prune(engine, settings, timedelta(days=3), now=NOW, pause=0)
     assert pruned_before(engine) == NOW - timedelta(days=3)
     with engine.connect() as connection:
-        assert connection.execute(select(REFRESH.c.pruned_at)).scalar() == NOW
+        assert connection.execute(select(REFRESH.c.pruned_at).where(REFRESH.c.site.is_(None))).scalar() == NOW
 
 
 def test_a_dry_run_counts_what_a_prune_would_delete_and_deletes_nothing(engine, settings):

@@ -254,6 +254,7 @@ def test_concurrent_refreshes_merge_every_observation_once(settings):
 
 
 def test_a_live_lease_makes_others_wait_and_an_expired_one_is_taken_over(engine, settings):
+    post(engine, stay("d0", at(-60), 5))
     refresh_visits(engine, settings)
     future = datetime.now(UTC) + timedelta(minutes=1)
     with engine.begin() as connection:
@@ -267,7 +268,8 @@ def test_a_live_lease_makes_others_wait_and_an_expired_one_is_taken_over(engine,
     post(engine, stay("d1", at(0), 5))
     assert refresh_visits(engine, settings, wait=timedelta(0)).observations == 6
     with engine.connect() as connection:
-        assert connection.execute(select(REFRESH.c.locked_by)).scalar() is None
+        sites = connection.execute(select(REFRESH.c.site, REFRESH.c.locked_by).where(REFRESH.c.site.is_not(None)))
+        assert [(site, holder) for site, holder in sites] == [("shop", None)]  # released
 
 
 def test_other_visit_settings_need_a_rebuild(engine, settings):
