@@ -237,8 +237,8 @@ def release(engine: Engine, owner: str) -> None:
 
 def add_sites(connection: Connection, sites: Sequence[str], owner: str | None = None) -> dict[str, int]:
     """Rows for those of `sites` that have none, at the installation's floor (`floor`): by then every observation
-    of a site without a row is merged. With `owner` (an exclusive lease) they are created held by it. The sites'
-    watermarks.
+    of a site without a row is merged. With `owner` (an exclusive lease) they are created, or taken, held by it.
+    The sites' watermarks (with `owner`, of those it holds).
 
     Each statement writes first and reads only within itself, so on SQLite the transaction takes the write lock
     (waiting its turn) instead of failing to upgrade a read (SQLITE_BUSY_SNAPSHOT)."""
@@ -264,6 +264,15 @@ def add_sites(connection: Connection, sites: Sequence[str], owner: str | None = 
     marks: dict[str, int] = {}
     for part in _parts(names):
         query = select(REFRESH.c.site, REFRESH.c.watermark).where(REFRESH.c.name.in_(part))
+        if owner is not None:
+            # Rows another refresh created (unheld) since the exclusive lease took every site: taken too, as no
+            # one else can take a site while the installation's row is held.
+            connection.execute(
+                update(REFRESH)
+                .where(REFRESH.c.name.in_(part), or_(_free(datetime.now(UTC)), REFRESH.c.locked_by == owner))
+                .values(locked_by=owner, locked_until=until)
+            )
+            query = query.where(REFRESH.c.locked_by == owner)
         marks.update({str(site): int(mark) for site, mark in connection.execute(query)})
     return marks
 

@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from store import db
+from store.analytics_settings import analytics_settings_of
 from store.models import Observation, VisitRefresh
 from store.visits import RefreshBusy, rebuild_visits, refresh_visits, visits_watermark
+from store.visits.lease import add_sites, hold_lease
+from store.visits.refresh import catch_up
+from store.visits.shared import CHUNK_ROWS
 from tests.storage.builders import AP1, AP2, at, post, stay, stored_visits
 
 REFRESH = VisitRefresh.__table__
@@ -164,3 +168,17 @@ def test_concurrent_refreshes_of_different_sites_merge_every_observation_once(se
     assert errors == []
     assert set(concurrent["site"]) == set(sites)
     assert concurrent.equals(rebuilt)
+
+
+def test_a_site_another_refresh_meets_while_a_rebuild_holds_every_site_is_taken_by_the_rebuild(engine, settings):
+    post(engine, *chain_traffic(0, ("east",)))
+    refresh_visits(engine, settings)
+    analytics_settings = analytics_settings_of(settings)
+    with hold_lease(engine, analytics_settings, settings, timedelta(0), rebuilding=True) as lease:
+        post(engine, *chain_traffic(1, ("east", "north")))
+        with engine.begin() as connection:  # another process's refresh gave north its row, and then waits
+            add_sites(connection, ["north"])
+        catch_up(lease, settings, analytics_settings, CHUNK_ROWS)  # takes north too: no LeaseLost
+
+    assert set(visits_of(engine)["site"]) == {"east", "north"}
+    assert len(set(site_marks(engine).values())) == 1
