@@ -340,12 +340,56 @@ def _total(parts: list[DeviceCounts], days: pd.DatetimeIndex) -> DeviceCounts:
 
 
 def _site_counts(connection, table, spans: list[Span], filters: Filters, clocks=None) -> dict[str, DeviceCounts]:
-    """Device counts of every site with a visit in its span, one site at a time."""
+    """Device counts of every site with a visit in its span: one site at a time, or on PostgreSQL without a
+    filter on single visits one pass per span grouped by site (`_grouped_device_counts`)."""
+    grouped = connection.dialect.name == "postgresql" and not (filters.narrows_visits or filters.open_hours)
     counts: dict[str, DeviceCounts] = {}
     for start, end, clock, sites in spans:
         names = sites if sites is not None else (list(filters.sites) or _sites_in(connection, table, start, end))
+        if grouped:
+            counts.update(_grouped_device_counts(connection, table, start, end, clock, names, filters))
+            continue
         for site in names:
             counts[site] = _device_counts(connection, table, start, end, clock, (site,), filters, clocks)
+    return counts
+
+
+def _grouped_device_counts(
+    connection, table, start: datetime, end: datetime, clock: Clock, sites: Sequence[str], filters: Filters
+) -> dict[str, DeviceCounts]:
+    """`_device_counts` of each of `sites` without a filter on single visits, in one pass grouped by site.
+
+    A visit is its device's first in a span when the device's previous visit started before the span, as in
+    `_device_counts`; here each day's count is a sum over the window's visits instead of a COUNT per day and site.
+    On PostgreSQL each COUNT visits the table's pages for rows the visibility map does not vouch for (visits are
+    rewritten by every refresh), so the one pass is 2.4-6x faster on the chain benchmark's 12 sites (0.17 s
+    instead of 1.04 s a week); SQLite counts in the covering index without reading a row, and one pass there is
+    1.6x slower than its 96 COUNTs, so it keeps them."""
+    c = table.c
+    if not sites:
+        return {}
+    keep = filter_condition(table, replace(filters, sites=tuple(sites)))
+    days, bounds = _day_bounds(start, end, clock)
+
+    def first_since(moment: datetime):
+        return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
+
+    def total(condition) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    daily = [total(and_(c.first_seen >= low, c.first_seen < high, first_since(low))) for low, high in bounds]
+    query = (
+        select(c.site, total(first_since(start)), total(and_(first_since(start), c.randomized.is_(True))), *daily)
+        .where(c.first_seen >= start, c.first_seen < end, keep)
+        .group_by(c.site)
+    )
+    found = {row[0]: row for row in connection.execute(query)}
+    empty = (None, 0, 0, *([0] * len(bounds)))
+    counts = {}
+    for site in sites:
+        row = found.get(site, empty)
+        per_day = pd.Series([int(value) for value in row[3:]], index=days, dtype="int64")
+        counts[site] = DeviceCounts(int(row[1]), int(row[2]), per_day)
     return counts
 
 
