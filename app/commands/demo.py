@@ -140,7 +140,8 @@ def fill_history(settings: Settings, days: int, now: datetime) -> str:
     began = time.perf_counter()
     _, summary = backfill_database(settings, start, now, DEMO_SEED)
     return (
-        f"backfilled {start:%Y-%m-%d %H:%M} to {now:%H:%M} UTC in {time.perf_counter() - began:.0f} s: {summary.text()}"
+        f"backfilled {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC in {time.perf_counter() - began:.0f} s: "
+        f"{summary.text()}"
     )
 
 

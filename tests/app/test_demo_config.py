@@ -91,7 +91,8 @@ def test_presence_report_after_the_demo_gives_the_dashboards_numbers(tmp_path, b
     data = tmp_path / "data"
     demo_env = demo_environment(data)
     now = datetime.now(UTC)
-    fill_history(Settings.from_env(demo_env), 1, now)
+    said = fill_history(Settings.from_env(demo_env), 1, now)
+    assert said.startswith(f"backfilled {now - timedelta(days=1):%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC in ")
     today = now.astimezone(Settings.from_env(demo_env).tz).date()
     command = [PRESENCE, "report", "--from", str(today - timedelta(days=1)), "--to", str(today), "--format", "json"]
 
