@@ -12,6 +12,7 @@ import argparse
 import os
 import secrets
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,7 +58,25 @@ def register(subcommands) -> None:
         help="a chain of N default shops, each its own site, seed (--seed + site number), AP MACs and, for a share "
         "of them, time zone; writes their sites and APs to the data directory's presence.toml first",
     )
+    parser.add_argument(
+        "--floor",
+        choices=FLOORS,
+        default="default",
+        help="harsh: a floor like a real one (phones that differ by 6 dB, shadowing per place and AP, fading, half "
+        "the visitors spending a third of their visit in a second zone), as the accuracy tests' harsh floors; "
+        "default: the simulator's own, easier floor",
+    )
     parser.set_defaults(run=run_simulate)
+
+
+FLOORS = ("default", "harsh")
+
+
+def _on_floor(shop, floor: str):
+    """The shop on the chosen floor (simulator.conditions): the same APs and places, other radio conditions."""
+    from simulator.conditions import HARSH
+
+    return replace(shop, conditions=HARSH) if floor == "harsh" else shop
 
 
 def _positive_float(text: str) -> float:
@@ -90,7 +109,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.sites is not None:
         return run_chain(args, settings)
-    shop = shop_from_settings(settings)
+    shop = _on_floor(shop_from_settings(settings), args.floor)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     network_id = min(settings.engenius_keys, default=DEFAULT_NETWORK_ID)
     owner_id = min(settings.aerohive_secrets, default=DEFAULT_OWNER_ID)
@@ -139,6 +158,7 @@ def run_chain(args: argparse.Namespace, settings: Settings) -> int:
 
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     sites = chain(args.sites, seed, settings.site_timezone)
+    sites = [replace(member, shop=_on_floor(member.shop, args.floor)) for member in sites]
     path, problem = chain_config_path(settings)
     if problem:
         print(f"presence simulate: {problem}", file=sys.stderr)

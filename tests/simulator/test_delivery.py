@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import statistics
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -422,3 +423,35 @@ def test_live_mode_paces_reports_and_stops_cleanly_on_ctrl_c(tmp_path):
         engine.dispose()
     assert f"observations: {count} sent, {count} stored" in output
     assert (tmp_path / "truth.csv").read_text().startswith(",".join(truth.COLUMNS))
+
+
+def test_cli_simulates_a_harsh_floor_the_same_people_heard_through_harsher_radio(tmp_path, monkeypatch, capsys):
+    """`--floor harsh` keeps the shop and its APs and hears its visitors as a real floor does: phones that differ,
+    shadowing and fading spread each AP's readings wider than the default floor's."""
+    from app.commands import simulate as command
+
+    monkeypatch.setattr(command, "_now", lambda: datetime(2026, 11, 21, 16, 0, tzinfo=UTC))  # a Saturday afternoon
+    monkeypatch.delenv("PRESENCE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PRESENCE_CONFIG", raising=False)
+    spreads, truths, aps = {}, {}, {}
+    for floor in ("default", "harsh"):
+        monkeypatch.setenv("PRESENCE_DATA_DIR", str(tmp_path / floor))
+        truth_file = tmp_path / f"{floor}.csv"
+        assert main(["simulate", "--days", "0.25", "--seed", "8", "--floor", floor, "--truth", str(truth_file)]) == 0
+        engine = db.make_engine(Settings.from_env().database_url)
+        try:
+            rows = all_observations(engine)
+        finally:
+            engine.dispose()
+        by_ap: dict[str, list[float]] = {}
+        for row in rows:
+            by_ap.setdefault(row["ap_mac"], []).append(row["rssi_avg"])
+        spreads[floor] = statistics.median(statistics.pstdev(values) for values in by_ap.values())
+        with truth_file.open() as handle:
+            truths[floor] = [row["kind"] for row in csv.DictReader(handle)]
+        aps[floor] = set(by_ap)
+    capsys.readouterr()
+
+    assert aps["harsh"] == aps["default"]  # the same shop
+    assert all(truths[floor].count("visitor") > 50 for floor in truths)
+    assert spreads["harsh"] > spreads["default"] + 1.5  # dB
