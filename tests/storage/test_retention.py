@@ -39,14 +39,6 @@ CUTOFF = NOW - FIVE_DAYS  # observations last seen before Saturday 7 November 09
 MAC_A, MAC_B = "a4:83:e7:00:00:0a", "a4:83:e7:00:00:0b"
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def stored(engine) -> list[tuple[str, datetime, datetime]]:
     """Every observation as (device, first_seen, last_seen), sorted."""
     return sorted((r["device"], r["first_seen"], r["last_seen"]) for r in all_observations(engine))

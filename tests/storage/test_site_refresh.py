@@ -22,14 +22,6 @@ from tests.storage.builders import AP1, AP2, at, post, stay, stored_visits
 REFRESH = VisitRefresh.__table__
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def chain_traffic(day: int, sites: tuple[str, ...] = ("east", "west")) -> list[list[dict]]:
     """A few devices at each site on `day`, one of them at both sites (the same phone in two shops)."""
     groups = []

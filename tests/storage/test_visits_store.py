@@ -31,14 +31,6 @@ from tests.storage.builders import AP1, AP2, at, post, row, stay, stored_visits
 REFRESH = VisitRefresh.__table__
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def spans(engine) -> list[tuple[str, datetime, datetime, int]]:
     frame = stored_visits(engine)
     return [

@@ -11,20 +11,11 @@ from sqlalchemy import select, update
 
 from analytics import zones
 from config.settings import AccessPoint
-from store import db
 from store.models import Visit, ZoneModelRow
 from store.visits import refresh_visits
 from tests.storage.builders import AP1, AP2, at, post, stay, stored_visits
 
 MODELS = ZoneModelRow.__table__
-
-
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
