@@ -83,8 +83,8 @@ def resolve_sites(
 
 
 def site_activity(engine: Engine, today_starts: dict[str, datetime]) -> dict[str, dict]:
-    """Per site: how many of its APs reported, when it last reported, and the observations stored since its own
-    local day began (`today_starts`, per site; sites not listed are not counted)."""
+    """Per site: how many of its APs reported (and which: `ap_macs`), when it last reported, and the observations
+    stored since its own local day began (`today_starts`, per site; sites not listed are not counted)."""
     activity: dict[str, dict] = {}
     if not inspect(engine).has_table(APReport.__tablename__):
         return activity
@@ -93,7 +93,9 @@ def site_activity(engine: Engine, today_starts: dict[str, datetime]) -> dict[str
     with engine.connect() as connection:
         query = select(reports.c.site, func.count(), func.max(reports.c.last_report_at)).group_by(reports.c.site)
         for site, aps, last in connection.execute(query):
-            activity[site] = {"aps_reported": int(aps), "last_report_at": last, "observations_today": 0}
+            activity[site] = {"aps_reported": int(aps), "last_report_at": last, "observations_today": 0, "ap_macs": []}
+        for site, mac in connection.execute(select(reports.c.site, reports.c.ap_mac).order_by(reports.c.ap_mac)):
+            activity[site]["ap_macs"].append(mac)
         by_start: dict[datetime, list[str]] = {}
         for site, moment in today_starts.items():
             by_start.setdefault(moment, []).append(site)

@@ -37,6 +37,9 @@ def site_rows(settings: Settings, engine, now: datetime) -> list[dict]:
     configured_aps: dict[str, list[str]] = {}
     for ap in settings.access_points.values():
         configured_aps.setdefault(ap.site, []).append(ap.name)
+    configured_macs: dict[str, set[str]] = {}
+    for mac, ap in settings.access_points.items():
+        configured_macs.setdefault(ap.site, set()).add(mac)
     rows = []
     for name, site in sites.items():
         seen = activity.get(name, {})
@@ -52,11 +55,24 @@ def site_rows(settings: Settings, engine, now: datetime) -> list[dict]:
                 "configured": site.configured,
                 "aps": sorted(configured_aps.get(name, [])),
                 "aps_reported": seen.get("aps_reported", 0),
+                # Reporting under the site without an [[aps]] entry of it (the site given to unknown APs).
+                "aps_unconfigured": [
+                    mac for mac in seen.get("ap_macs", []) if mac not in configured_macs.get(name, ())
+                ],
                 "last_report_at": last.astimezone(UTC).isoformat().replace("+00:00", "Z") if last else None,
                 "observations_today": seen.get("observations_today", 0),
             }
         )
     return rows
+
+
+def _aps_cell(row: dict) -> str:
+    """The APs cell: "3 of 4" configured APs reported, and "+1 unconfigured" for APs reporting without an entry."""
+    unconfigured = len(row["aps_unconfigured"])
+    if not row["aps"]:
+        return str(row["aps_reported"])
+    cell = f"{row['aps_reported'] - unconfigured} of {len(row['aps'])}"
+    return f"{cell}, +{unconfigured} unconfigured" if unconfigured else cell
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             row["site"],
             row["group"] or "-",
             row["timezone"],
-            f"{row['aps_reported']} of {len(row['aps'])}" if row["aps"] else str(row["aps_reported"]),
+            _aps_cell(row),
             _ago(row["last_report_at"]) if row["last_report_at"] else "never",
             f"{row['observations_today']:,}",
         )
@@ -89,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     for line in (header, *table):
         sys.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         sys.stdout.write("\n")
-    sys.stdout.write("APs: reported of configured; today: observations stored since the site's local day began.\n")
+    sys.stdout.write(
+        "APs: configured APs that reported, of those configured (and APs reporting without an [[aps]] entry for the "
+        "site); "
+        "today: observations stored since the site's local day began.\n"
+    )
     return 0
 
 

@@ -160,3 +160,38 @@ def test_status_command_exit_status_with_a_retired_ap(tmp_path):
     done = run("status", "--silent-after", "0")
     assert done.returncode == 0, done.stdout
     assert "retired" in done.stdout
+
+
+def test_sites_counts_an_ap_reporting_without_an_entry_apart_from_the_configured_ones(tmp_path, monkeypatch, capsys):
+    """An AP without an [[aps]] entry reports under the default site, beside that site's configured AP: `presence
+    sites` says "1 of 1, +1 unconfigured" (it said "2 of 1") and names it in the JSON."""
+    from receiver.app import create_app
+
+    counter = "ac:86:74:00:00:02"
+    config = tmp_path / "presence.toml"
+    config.write_text(f'[[aps]]\nmac = "{counter}"\nname = "Counter"\n')  # no site: the default one
+    for name in list(os.environ):
+        if name.startswith("PRESENCE_"):
+            monkeypatch.delenv(name)
+    env = {
+        "PRESENCE_DATA_DIR": str(tmp_path / "data"),
+        "PRESENCE_CONFIG": str(config),
+        "PRESENCE_ENGENIUS_KEY": "engenius-test-key",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(Settings.from_env(env))
+    post(app.test_client(), counter)
+    post(app.test_client(), REPORTED)
+    app.extensions["presence"]["engine"].dispose()
+
+    assert cli.main(["sites", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["site"], row["aps"], row["aps_reported"], row["aps_unconfigured"]) == (
+        "default",
+        ["Counter"],
+        2,
+        [REPORTED],
+    )
+    assert cli.main(["sites"]) == 0
+    assert "1 of 1, +1 unconfigured" in capsys.readouterr().out
