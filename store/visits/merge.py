@@ -167,7 +167,9 @@ def _stored_visits(
     engine: Engine, devices: Sequence[str], sites: Sequence[str], low: pd.Timestamp, high: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The stored visits of `devices` at `sites` that overlap [low, high], with their cells, power and heard
-    intervals."""
+    intervals. The sites are kept after reading: with `site IN (...)` in the query SQLite walks
+    ix_visit_site_first_seen, every visit of those sites before `high` (0.4 s for a minute's 250 devices of a
+    12-site chain, instead of a few milliseconds by ix_visit_device_first_seen)."""
     columns = [
         *time_columns_as_text(engine, VISITS, STORED_COLUMNS),
         STATES.c.aps,
@@ -185,12 +187,14 @@ def _stored_visits(
                 .select_from(VISITS.join(STATES, STATES.c.visit_id == VISITS.c.id))
                 .where(
                     VISITS.c.device.in_(part),
-                    VISITS.c.site.in_(sites),
                     VISITS.c.last_seen >= low.to_pydatetime(),
                     VISITS.c.first_seen <= high.to_pydatetime(),
                 )
             )
             rows.extend(read_tuples(connection, query))
+    site_at = names.index("site")
+    wanted = set(sites)
+    rows = [row for row in rows if row[site_at] in wanted]
     frame = parse_times(frame_of(rows, names), ("first_seen", "last_seen", "previous_first_seen"))
     frame = frame.astype({"id": "int64", "observations": "int64", "max_rssi": "float64"})
     frame["associated"] = frame["associated"].astype(bool)
@@ -225,9 +229,7 @@ def _neighbours(
                 read_tuples(
                     connection,
                     select(VISITS.c.site, VISITS.c.device, latest.label("first_seen"))
-                    .where(
-                        VISITS.c.device.in_(part), VISITS.c.site.in_(sites), VISITS.c.last_seen < low.to_pydatetime()
-                    )
+                    .where(VISITS.c.device.in_(part), VISITS.c.last_seen < low.to_pydatetime())
                     .group_by(VISITS.c.site, VISITS.c.device),
                 )
             )
@@ -235,10 +237,13 @@ def _neighbours(
                 read_tuples(
                     connection,
                     select(VISITS.c.id, VISITS.c.site, VISITS.c.device, *first_seen).where(
-                        VISITS.c.device.in_(part), VISITS.c.site.in_(sites), VISITS.c.first_seen > high.to_pydatetime()
+                        VISITS.c.device.in_(part), VISITS.c.first_seen > high.to_pydatetime()
                     ),
                 )
             )
+    wanted = set(sites)  # see _stored_visits
+    predecessors = [row for row in predecessors if row[0] in wanted]
+    successors = [row for row in successors if row[1] in wanted]
     before = parse_times(frame_of(predecessors, ["site", "device", "first_seen"]), ["first_seen"])
     later = frame_of(successors, ["id", "site", "device", "first_seen", "previous_first_seen"])
     later = parse_times(later, ["first_seen", "previous_first_seen"])
