@@ -4,11 +4,12 @@ refresh of everything makes."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from store import db
 from store.analytics_settings import analytics_settings_of
@@ -174,3 +175,37 @@ def test_a_site_another_refresh_meets_while_a_rebuild_holds_every_site_is_taken_
 
     assert set(visits_of(engine)["site"]) == {"east", "north"}
     assert len(set(site_marks(engine).values())) == 1
+
+
+def migrate_to(engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if revision == "head":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+
+def test_a_downgrade_keeps_visits_at_one_watermark_and_marks_them_for_rebuild_when_sites_differ(engine, settings):
+    post(engine, *chain_traffic(0))
+    refresh_visits(engine, settings)
+    mark = max(site_marks(engine).values())
+
+    migrate_to(engine, "0010")  # every site at one watermark: it becomes the installation's
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, watermark, settings FROM visit_refresh")).all()
+    assert [(name, watermark) for name, watermark, _ in rows] == [("visits", mark)]
+    assert "rebuild" not in json.loads(rows[0][2])
+
+    migrate_to(engine, "head")
+    post(engine, *chain_traffic(1))
+    refresh_visits(engine, settings, sites=["east"])  # west is left behind
+    migrate_to(engine, "0010")
+    with engine.connect() as connection:
+        (settings_text,) = connection.execute(text("SELECT settings FROM visit_refresh")).one()
+    assert json.loads(settings_text)["rebuild"] == "site_refresh"  # the older code refuses them until rebuilt
