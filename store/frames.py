@@ -317,7 +317,13 @@ def _sites_in(connection, table, start: datetime, end: datetime) -> list[str]:
     sites: list[str] = []
     site = connection.execute(select(func.min(c.site))).scalar_one_or_none()
     while site is not None:
-        inside = select(c.id).where(c.site == site, c.first_seen >= start, c.first_seen < end).limit(1)
+        # In index order: with a bare LIMIT 1 PostgreSQL may scan the table for the first match (6 ms a site).
+        inside = (
+            select(c.first_seen)
+            .where(c.site == site, c.first_seen >= start, c.first_seen < end)
+            .order_by(c.first_seen)
+            .limit(1)
+        )
         if connection.execute(inside).first() is not None:
             sites.append(site)
         site = connection.execute(select(func.min(c.site)).where(c.site > site)).scalar_one_or_none()
