@@ -360,6 +360,11 @@ def _site_counts(connection, table, spans: list[Span], filters: Filters, clocks=
     return counts
 
 
+def _first_since(c, moment: datetime) -> Any:
+    """A visit that is its device's first since `moment`: the device's previous visit started before it."""
+    return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
+
+
 def _grouped_device_counts(
     connection, table, start: datetime, end: datetime, clock: Clock, sites: Sequence[str], filters: Filters
 ) -> dict[str, DeviceCounts]:
@@ -377,15 +382,14 @@ def _grouped_device_counts(
     keep = filter_condition(table, replace(filters, sites=tuple(sites)))
     days, bounds = _day_bounds(start, end, clock)
 
-    def first_since(moment: datetime):
-        return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
-
     def total(condition) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    daily = [total(and_(c.first_seen >= low, c.first_seen < high, first_since(low))) for low, high in bounds]
+    daily = [total(and_(c.first_seen >= low, c.first_seen < high, _first_since(c, low))) for low, high in bounds]
     query = (
-        select(c.site, total(first_since(start)), total(and_(first_since(start), c.randomized.is_(True))), *daily)
+        select(
+            c.site, total(_first_since(c, start)), total(and_(_first_since(c, start), c.randomized.is_(True))), *daily
+        )
         .where(c.first_seen >= start, c.first_seen < end, keep)
         .group_by(c.site)
     )
@@ -539,18 +543,15 @@ def _device_counts(
     if filters.narrows_visits or not (opening is None or opening is False):
         return _distinct_device_counts(connection, table, start, end, keep, days, bounds)
 
-    def first_since(moment: datetime):
-        return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
-
     # One plain COUNT per span, each with only its own first_seen range (SQLite uses one range per query): it
     # counts in the covering first_seen index without reading a row.
     totals = connection.execute(
-        select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, first_since(start), keep)
+        select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, _first_since(c, start), keep)
     ).one()
     daily = [
         int(
             connection.execute(
-                select(func.count()).where(c.first_seen >= low, c.first_seen < high, first_since(low), keep)
+                select(func.count()).where(c.first_seen >= low, c.first_seen < high, _first_since(c, low), keep)
             ).scalar_one()
         )
         for low, high in bounds

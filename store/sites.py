@@ -82,6 +82,10 @@ def resolve_sites(
     return tuple(sorted(set(chosen), key=lambda name: order.get(name, len(order))))
 
 
+def _no_activity() -> dict:
+    return {"aps_reported": 0, "ap_macs": [], "last_report_at": None, "observations_today": 0}
+
+
 def site_activity(engine: Engine, today_starts: dict[str, datetime]) -> dict[str, dict]:
     """Per site: how many of its APs reported (and which: `ap_macs`), when it last reported, and the observations
     stored since its own local day began (`today_starts`, per site; sites not listed are not counted)."""
@@ -91,11 +95,12 @@ def site_activity(engine: Engine, today_starts: dict[str, datetime]) -> dict[str
     reports = APReport.__table__  # type: ignore[attr-defined]
     observations = Observation.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
-        query = select(reports.c.site, func.count(), func.max(reports.c.last_report_at)).group_by(reports.c.site)
-        for site, aps, last in connection.execute(query):
-            activity[site] = {"aps_reported": int(aps), "last_report_at": last, "observations_today": 0, "ap_macs": []}
-        for site, mac in connection.execute(select(reports.c.site, reports.c.ap_mac).order_by(reports.c.ap_mac)):
-            activity[site]["ap_macs"].append(mac)
+        query = select(reports.c.site, reports.c.ap_mac, reports.c.last_report_at).order_by(reports.c.ap_mac)
+        for site, mac, last in connection.execute(query):  # a row per AP: a chain's few hundred
+            entry = activity.setdefault(site, _no_activity())
+            entry["ap_macs"].append(mac)
+            entry["aps_reported"] = len(entry["ap_macs"])
+            entry["last_report_at"] = last if entry["last_report_at"] is None else max(entry["last_report_at"], last)
         by_start: dict[datetime, list[str]] = {}
         for site, moment in today_starts.items():
             by_start.setdefault(moment, []).append(site)
@@ -106,6 +111,6 @@ def site_activity(engine: Engine, today_starts: dict[str, datetime]) -> dict[str
                 .group_by(observations.c.site)
             )
             for site, count in connection.execute(counted):
-                entry = activity.setdefault(site, {"aps_reported": 0, "last_report_at": None, "observations_today": 0})
+                entry = activity.setdefault(site, _no_activity())
                 entry["observations_today"] = int(count)
     return activity

@@ -67,7 +67,7 @@ class Lease:
         after the commit."""
         now = datetime.now(UTC)
         behind = [site_row(site) for site, mark in self.sites.items() if mark < upto]
-        for part in _parts(behind):
+        for part in chunks(behind):
             connection.execute(update(REFRESH).where(REFRESH.c.name.in_(part)).values(watermark=upto, refreshed_at=now))
         if self.exclusive and self.watermark < upto:
             connection.execute(
@@ -107,7 +107,7 @@ def _renew(connection: Connection, lease: Lease) -> None:
     until = datetime.now(UTC) + LEASE
     renewed = 0
     stored: dict[str, int] = {}
-    for part in _parts(rows):
+    for part in chunks(rows):
         renewed += connection.execute(
             update(REFRESH)
             .where(REFRESH.c.name.in_(part), REFRESH.c.locked_by == lease.owner)
@@ -151,8 +151,8 @@ class hold_lease:  # noqa: N801  (used as a context manager, like contextlib's)
         deadline = time.monotonic() + self.wait.total_seconds()
         row = _take_installation(self.engine, self.owner, deadline)
         try:
-            if not self.rebuilding and json.loads(row.settings) != json.loads(settings_json(self.analytics_settings)):
-                raise VisitsOutOfDate(out_of_date(json.loads(row.settings), self.analytics_settings))
+            if not self.rebuilding:
+                check_built_with(row.settings, self.analytics_settings)
             sites = _take_every_site(self.engine, self.owner, deadline)
         except BaseException:
             release(self.engine, self.owner)
@@ -212,7 +212,7 @@ def take_sites(engine: Engine, owner: str, sites: Sequence[str]) -> dict[str, in
     )
     taken: dict[str, int] = {}
     with engine.begin() as connection:
-        for part in _parts([site_row(site) for site in sites]):
+        for part in chunks([site_row(site) for site in sites]):
             connection.execute(
                 update(REFRESH)
                 .where(REFRESH.c.name.in_(part), _free(now), ~installation_busy)
@@ -262,7 +262,7 @@ def add_sites(connection: Connection, sites: Sequence[str], owner: str | None = 
         connection.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
     names = [site_row(site) for site in sites]
     marks: dict[str, int] = {}
-    for part in _parts(names):
+    for part in chunks(names):
         query = select(REFRESH.c.site, REFRESH.c.watermark).where(REFRESH.c.name.in_(part))
         if owner is not None:
             # Rows another refresh created (unheld) since the exclusive lease took every site: taken too, as no
@@ -299,10 +299,6 @@ def _free(now: datetime) -> Any:
     return or_(REFRESH.c.locked_by.is_(None), REFRESH.c.locked_until < now)
 
 
-def _parts(names: Sequence[str]) -> list[Sequence[str]]:
-    return list(chunks(list(names))) or [[]]
-
-
 def ensure_row(engine: Engine, analytics_settings: AnalyticsSettings, settings: Settings) -> None:
     insert = dialect(engine).insert(REFRESH).on_conflict_do_nothing(index_elements=["name"])
     with engine.begin() as connection:
@@ -329,6 +325,17 @@ def analytics_of(settings: Settings, analytics_settings: AnalyticsSettings | Non
             f"visits were asked to be built with {analytics_settings.dwell_estimate!r}"
         )
     return analytics_settings
+
+
+def built_with(stored: str | None, analytics_settings: AnalyticsSettings) -> bool:
+    """True when the settings JSON the visits were recorded as built with is what `analytics_settings` asks for."""
+    return stored is not None and json.loads(stored) == json.loads(settings_json(analytics_settings))
+
+
+def check_built_with(stored: str, analytics_settings: AnalyticsSettings) -> None:
+    """Raise VisitsOutOfDate, saying what differs and what to do, unless the visits were built with these."""
+    if not built_with(stored, analytics_settings):
+        raise VisitsOutOfDate(out_of_date(json.loads(stored), analytics_settings))
 
 
 def out_of_date(stored: dict[str, str], analytics_settings: AnalyticsSettings) -> str:

@@ -8,7 +8,6 @@ that are already counted in a kept visit (see `rebuild_visits`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,16 @@ from analytics.visits import with_extension
 from config.settings import Settings
 from store.analytics_settings import analytics_settings_of
 from store.visits.batches import counted_in_kept_visit, safe_high_watermark
-from store.visits.lease import DEFAULT_WAIT, add_sites, analytics_of, ap_config_json, floor, hold_lease, settings_json
+from store.visits.lease import (
+    DEFAULT_WAIT,
+    add_sites,
+    analytics_of,
+    ap_config_json,
+    built_with,
+    floor,
+    hold_lease,
+    settings_json,
+)
 from store.visits.refresh import catch_up, sites_after_floor
 from store.visits.shared import (
     CHUNK_ROWS,
@@ -80,8 +88,8 @@ def rebuild_visits(
             merged_upto, merged_elsewhere = dict(lease.sites), floor(connection)
             if horizon is not None:
                 visits_kept = _drop_visits_from(connection, horizon, refit_zones=refit_zones)
-                built_with = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar()
-                if built_with is None or json.loads(built_with) != json.loads(settings_json(analytics_settings)):
+                stored = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar()
+                if not built_with(stored, analytics_settings):
                     _restate_dwell(connection, analytics_settings)
             else:
                 connection.execute(delete(STATES))
@@ -91,18 +99,13 @@ def rebuild_visits(
                 else:
                     # Keep the fitted centres; the span and APs are learnt again from the rebuilt visits.
                     connection.execute(update(MODELS).values(aps="[]", data_from=NO_SPAN, data_to=NO_SPAN, zoned=True))
+            config = ap_config_json(settings)
             connection.execute(
                 update(REFRESH)
                 .where(REFRESH.c.name == STATE_NAME)
-                .values(
-                    watermark=0,
-                    settings=settings_json(analytics_settings),
-                    ap_config=ap_config_json(settings),
-                )
+                .values(watermark=0, settings=settings_json(analytics_settings), ap_config=config)
             )
-            every_site = REFRESH.c.site.is_not(None)
-            config = ap_config_json(settings)
-            connection.execute(update(REFRESH).where(every_site).values(watermark=0, ap_config=config))
+            connection.execute(update(REFRESH).where(REFRESH.c.site.is_not(None)).values(watermark=0, ap_config=config))
             lease.watermark = 0
             lease.sites = dict.fromkeys(lease.sites, 0)
         kept = None if horizon is None else counted_in_kept_visit(horizon, merged_upto, merged_elsewhere)

@@ -6,7 +6,6 @@ different sites work at the same time; one that wants a site another holds waits
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -23,12 +22,11 @@ from store.visits.lease import (
     Lease,
     add_sites,
     analytics_of,
+    check_built_with,
     ensure_row,
     floor,
     new_owner,
-    out_of_date,
     release,
-    settings_json,
     take_sites,
 )
 from store.visits.merge import merge_batch
@@ -39,7 +37,6 @@ from store.visits.shared import (
     STATE_NAME,
     RefreshBusy,
     RefreshResult,
-    VisitsOutOfDate,
 )
 from store.visits.zone_models import load_models, update_zones
 
@@ -67,13 +64,12 @@ def refresh_visits(
     _check_settings(engine, analytics_settings)
     high = safe_high_watermark(engine)
     with engine.connect() as connection:
-        found = sites_after_floor(connection, high)
-        missing = set(found).union(sites or ()) - _every_site(connection)
-    if missing:
+        known = _every_site(connection)
+        found = set(sites_after_floor(connection, high)).union(sites or ())
+    if found - known:
         with engine.begin() as connection:
-            add_sites(connection, sorted(missing))
-    with engine.connect() as connection:
-        wanted = set(sites) if sites is not None else _every_site(connection)
+            add_sites(connection, sorted(found - known))
+    wanted = set(sites) if sites is not None else known | found
     owner = new_owner()
     result = RefreshResult(watermark=high)
     deadline = time.monotonic() + wait.total_seconds()
@@ -92,7 +88,6 @@ def refresh_visits(
             release(engine, owner)
         result.add(done)
         wanted -= set(taken)
-    result.watermark = high
     result.seconds = time.perf_counter() - started
     return result
 
@@ -163,9 +158,8 @@ def catch_up(
 
 def _check_settings(engine: Engine, analytics_settings: AnalyticsSettings) -> None:
     with engine.connect() as connection:
-        built_with = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar_one()
-    if json.loads(built_with) != json.loads(settings_json(analytics_settings)):
-        raise VisitsOutOfDate(out_of_date(json.loads(built_with), analytics_settings))
+        stored = connection.execute(select(REFRESH.c.settings).where(REFRESH.c.name == STATE_NAME)).scalar_one()
+    check_built_with(stored, analytics_settings)
 
 
 def _every_site(connection: Connection) -> set[str]:
