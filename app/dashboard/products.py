@@ -103,7 +103,7 @@ class Explorer:
     """What the Visitors page shows for one selection."""
 
     report: dict[str, Any]
-    previous: dict[str, Any]
+    previous: dict[str, Any] | None  # None: the previous period ends before the first day with data
     daily: pd.DataFrame
     dwell_buckets: pd.DataFrame
     loyalty: pd.DataFrame
@@ -124,9 +124,12 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
     now = cache.report_of(src, first, last, filters)
     manufacturers, unknown_manufacturer = tables.breakdown(current.visitor_visits, "manufacturer")
     ssids, not_connected = tables.breakdown(current.visitor_visits, "ssid")
+    # As on the Sites page: a period before the first observation is not one without visitors, so no change.
+    first_day = data.span(src).first_day
+    compared = first_day is None or previous_last >= first_day
     return Explorer(
         report=now,
-        previous=cache.report_of(src, previous_first, previous_last, filters),
+        previous=cache.report_of(src, previous_first, previous_last, filters) if compared else None,
         daily=tables.daily(now, tables.staff_per_day(current.window_visits)),
         dwell_buckets=tables.dwell_buckets(now),
         loyalty=tables.loyalty(now),

@@ -129,6 +129,25 @@ def test_visitor_kpis_are_presence_reports(
 
 
 @pytest.mark.slow
+def test_no_change_is_shown_against_a_period_before_the_first_day_with_data(
+    simulated_shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first two days with data: the two days before them hold nothing, which is not "no visitors".
+    src = data.Source.from_settings(Settings.from_env())
+    first = data.span(src).first_day
+    assert first is not None
+    last = first + timedelta(days=1)
+    test = app("visitors", dates=[first.isoformat(), last.isoformat()])
+    assert_clean(test)
+    assert "before the first day with data: no changes shown" in test.caption[0].value
+    report = cli_report(capsys, first, last)
+    shown = metrics(test)
+    assert shown["Visitors"] == (f"{report['visitors']:,}", "")
+    assert report["visitors"] > 0
+    assert all(delta == "" for _, delta in shown.values()), shown
+
+
+@pytest.mark.slow
 def test_a_shared_link_restores_dates_and_manufacturer(simulated_shop: Shop, capsys: pytest.CaptureFixture[str]):
     _, last = default_days(simulated_shop)
     first = last - timedelta(days=2)

@@ -11,9 +11,13 @@ selection = filters.current()
 src = data.source()
 view = products.explorer(src, selection.first, selection.last, selection.filters)
 previous = selection.previous()
-st.caption(f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}")
+st.caption(
+    f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}"
+    + ("" if view.previous is not None else " (before the first day with data: no changes shown)")
+)
 
-now, before = tables.kpis(view.report), tables.kpis(view.previous)
+now = tables.kpis(view.report)
+before = tables.kpis(view.previous) if view.previous is not None else dict.fromkeys(now)
 row = st.columns(3)
 with row[0]:
     ui.kpi(
