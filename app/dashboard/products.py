@@ -124,9 +124,7 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
     now = cache.report_of(src, first, last, filters)
     manufacturers, unknown_manufacturer = tables.breakdown(current.visitor_visits, "manufacturer")
     ssids, not_connected = tables.breakdown(current.visitor_visits, "ssid")
-    # As on the Sites page: a period before the first observation is not one without visitors, so no change.
-    first_day = data.span(src).first_day
-    compared = first_day is None or previous_last >= first_day
+    compared = _comparable(src, previous_last)
     return Explorer(
         report=now,
         previous=cache.report_of(src, previous_first, previous_last, filters) if compared else None,
@@ -140,6 +138,13 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
         proximity=_proximity(src, first, last, filters, now),
         hourly=first == last,
     )
+
+
+def _comparable(src: Source, previous_last: date) -> bool:
+    """Whether a previous period ending on `previous_last` can be compared with: a period before the first
+    observation is not one without visitors, so the pages show no change against it."""
+    first_day = data.span(src).first_day
+    return first_day is None or previous_last >= first_day
 
 
 def _proximity(src: Source, first: date, last: date, filters: Filters, now: dict[str, Any]) -> pd.DataFrame:
@@ -232,9 +237,7 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
     scope = list(filters.sites) or data.known_sites(src)
     # Only the figures' columns (detail=False, as `presence report` loads them): the page charts no visit's SSID.
     now = cache.analysis_of(src, first, last, filters, per_site=True, detail=False)
-    # A period before the first observation is not one without visitors: nothing to compare with then.
-    first_day = data.span(src).first_day
-    compared = first_day is None or previous_last >= first_day
+    compared = _comparable(src, previous_last)
     before = (
         cache.analysis_of(src, previous_first, previous_last, filters, per_site=True, detail=False)
         if compared

@@ -106,6 +106,10 @@ def live_sites(frame: pd.DataFrame) -> None:
     )
 
 
+# What a page's caption adds when its previous period lies before the first day with data (no changes shown).
+NOT_COMPARED = " (before the first day with data: no changes shown)"
+
+
 def kpi(
     label: str,
     current: float | None,

@@ -17,7 +17,7 @@ view = products.sites_view(src, selection.first, selection.last, selection.filte
 previous = selection.previous()
 st.caption(
     f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}"
-    + ("" if view.compared else " (before the first day with data: no changes shown)")
+    + ("" if view.compared else ui.NOT_COMPARED)
     + " · each site's days in its own time zone. Click a column's header to sort by it."
 )
 

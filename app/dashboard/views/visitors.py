@@ -13,7 +13,7 @@ view = products.explorer(src, selection.first, selection.last, selection.filters
 previous = selection.previous()
 st.caption(
     f"{selection.describe()} · compared with {previous.first:%d %b} – {previous.last:%d %b}"
-    + ("" if view.previous is not None else " (before the first day with data: no changes shown)")
+    + ("" if view.previous is not None else ui.NOT_COMPARED)
 )
 
 now = tables.kpis(view.report)
