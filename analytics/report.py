@@ -266,8 +266,18 @@ def stored_dwell(found: pd.DataFrame, dwell_seconds: np.ndarray | None) -> pd.Se
     span = found["last_seen"] - found["first_seen"]
     if dwell_seconds is None:
         return span
-    stored = pd.Series(pd.to_timedelta(np.round(dwell_seconds * 1e6), unit="us"), index=found.index)
+    stored = pd.Series(_to_microsecond(dwell_seconds), index=found.index)
     return stored.where(~np.isnan(dwell_seconds), span)
+
+
+def stored_dwell_minutes(dwell_seconds: np.ndarray) -> np.ndarray:
+    """Stored visits' `dwell_seconds` in minutes, exactly as `analyse_visits` makes their dwell_minutes (the
+    figures store.site_figures counts in the database take their median)."""
+    return _to_microsecond(dwell_seconds).total_seconds().to_numpy() / 60
+
+
+def _to_microsecond(dwell_seconds: np.ndarray) -> pd.TimedeltaIndex:
+    return pd.to_timedelta(np.round(dwell_seconds * 1e6), unit="us")
 
 
 def build_visit_report(

@@ -8,6 +8,7 @@ ones a report needs.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -144,10 +145,17 @@ def read_tuples(connection: Connection, query: Select) -> list[tuple]:
     """
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    collecting = gc.isenabled()
     try:
         cursor.execute(sql)
+        # The driver makes a tuple per row, and every few hundred new tuples may start a garbage collection: once
+        # enough survive, a full one over the whole heap (a dashboard process holds millions of objects). Rows
+        # make no reference cycles, so none is needed while they are fetched (24k rows: 0.04 s, not 0.06-0.12 s).
+        gc.disable()
         return cursor.fetchall()
     finally:
+        if collecting:
+            gc.enable()
         cursor.close()
 
 
@@ -246,11 +254,7 @@ def load_visits(
     columns = _as_text(engine, table, names)
     c = table.c
     window = and_(c.first_seen >= start, c.first_seen < end)
-    min_dwell = pd.Timedelta(settings.min_dwell).total_seconds()
-    if (min_dwell, settings.visitor_rssi_dbm) == (QUALIFYING_DWELL_SECONDS, QUALIFYING_RSSI_DBM):
-        qualifying: Any = text(QUALIFYING)  # word for word the partial index's condition, so SQLite uses it
-    else:
-        qualifying = and_(c.dwell_seconds >= min_dwell, c.max_rssi >= settings.visitor_rssi_dbm)
+    qualifying = qualifying_condition(c, settings)
     keep = filter_condition(table, filters, opening)
     history_start = start - settings.history
     with engine.connect() as connection:
@@ -275,9 +279,9 @@ def load_visits(
         frames.append(_by_device(connection, columns, names, history, returning))
         counts, site_counts = None, None
         if not complete:
-            spans = _clock_spans(connection, table, start, end, tz, filters, clocks, dates)
+            spans = clock_spans(connection, table, start, end, tz, filters, clocks, dates)
             if per_site:
-                site_counts = _site_counts(connection, table, spans, filters, clocks)
+                site_counts = count_per_site(connection, table, spans, filters, clocks)
                 counts = _total(list(site_counts.values()), _union_days(spans))
             else:
                 parts = [_device_counts(connection, table, *span, filters, clocks) for span in spans]
@@ -287,11 +291,20 @@ def load_visits(
     return StoredVisits(frame, zone_moves, counts, site_counts)
 
 
+def qualifying_condition(c, settings: AnalyticsSettings) -> Any:
+    """The SQL condition of a qualifying visit (dwell >= min_dwell, strongest RSSI >= visitor_rssi_dbm): with the
+    default thresholds word for word the partial index's condition (store.models.QUALIFYING), so SQLite uses it."""
+    min_dwell = pd.Timedelta(settings.min_dwell).total_seconds()
+    if (min_dwell, settings.visitor_rssi_dbm) == (QUALIFYING_DWELL_SECONDS, QUALIFYING_RSSI_DBM):
+        return text(QUALIFYING)
+    return and_(c.dwell_seconds >= min_dwell, c.max_rssi >= settings.visitor_rssi_dbm)
+
+
 # One site clock's part of a window: (start, end, clock, sites or None for every site not in another part).
 Span = tuple[datetime, datetime, Clock, tuple[str, ...] | None]
 
 
-def _clock_spans(
+def clock_spans(
     connection, table, start: datetime, end: datetime, tz: tzinfo, filters: Filters, clocks: Clocks | None, dates
 ) -> list[Span]:
     """The window cut by site clock: one span of [start, end) in `tz` unless some site in scope keeps days of its
@@ -301,33 +314,33 @@ def _clock_spans(
     one: list[Span] = [(*clocks.default.bounds(*dates), clocks.default, None)]
     if clocks.keep_default_days():  # every site keeps the default's days: no need to ask which are in the window
         return one
-    groups = clocks.by_clock(list(filters.sites) or _sites_in(connection, table, start, end))
+    groups = clocks.by_clock(list(filters.sites) or sites_in(connection, table, start, end))
     if not groups:
         return one
     return [(*clock.bounds(*dates), clock, tuple(members)) for clock, members in groups.items()]
 
 
-def _sites_in(connection, table, start: datetime, end: datetime) -> list[str]:
+def sites_in(connection, table, start: datetime, end: datetime) -> list[str]:
     """The sites with a visit starting in [start, end).
 
     A DISTINCT over the window reads every visit of it (a second on a busy week); instead the sites are walked
-    in ix_visit_site_first_seen, one probe for the next site name and one for a visit of it in the window, so a
-    chain of a hundred sites costs two hundred index lookups."""
+    in ix_visit_site_first_seen, one probe for the next site name and one for a visit of it in the window, in
+    one recursive query (a loose index scan): a chain of a hundred sites costs two hundred index lookups and one
+    round trip (five times faster than a query per probe at 12 sites)."""
     c = table.c
-    sites: list[str] = []
-    site = connection.execute(select(func.min(c.site))).scalar_one_or_none()
-    while site is not None:
-        # In index order: with a bare LIMIT 1 PostgreSQL may scan the table for the first match (6 ms a site).
-        inside = (
-            select(c.first_seen)
-            .where(c.site == site, c.first_seen >= start, c.first_seen < end)
-            .order_by(c.first_seen)
-            .limit(1)
-        )
-        if connection.execute(inside).first() is not None:
-            sites.append(site)
-        site = connection.execute(select(func.min(c.site)).where(c.site > site)).scalar_one_or_none()
-    return sites
+    walk = select(func.min(c.site).label("site")).cte("walk", recursive=True)
+    following = select(func.min(c.site)).where(c.site > walk.c.site).scalar_subquery()
+    walk = walk.union_all(select(following).where(walk.c.site.is_not(None)))
+    # In index order: with a bare LIMIT 1 PostgreSQL may scan the table for the first match (6 ms a site).
+    first = (
+        select(c.first_seen)
+        .where(c.site == walk.c.site, c.first_seen >= start, c.first_seen < end)
+        .order_by(c.first_seen)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = select(walk.c.site).where(walk.c.site.is_not(None), first.is_not(None)).order_by(walk.c.site)
+    return list(connection.execute(found).scalars())
 
 
 def _union_days(spans: list[Span]) -> pd.DatetimeIndex:
@@ -345,13 +358,13 @@ def _total(parts: list[DeviceCounts], days: pd.DatetimeIndex) -> DeviceCounts:
     )
 
 
-def _site_counts(connection, table, spans: list[Span], filters: Filters, clocks=None) -> dict[str, DeviceCounts]:
+def count_per_site(connection, table, spans: list[Span], filters: Filters, clocks=None) -> dict[str, DeviceCounts]:
     """Device counts of every site with a visit in its span: one site at a time, or on PostgreSQL without a
     filter on single visits one pass per span grouped by site (`_grouped_device_counts`)."""
     grouped = connection.dialect.name == "postgresql" and not (filters.narrows_visits or filters.open_hours)
     counts: dict[str, DeviceCounts] = {}
     for start, end, clock, sites in spans:
-        names = sites if sites is not None else (list(filters.sites) or _sites_in(connection, table, start, end))
+        names = sites if sites is not None else (list(filters.sites) or sites_in(connection, table, start, end))
         if grouped:
             counts.update(_grouped_device_counts(connection, table, start, end, clock, names, filters))
             continue
@@ -360,7 +373,7 @@ def _site_counts(connection, table, spans: list[Span], filters: Filters, clocks=
     return counts
 
 
-def _first_since(c, moment: datetime) -> Any:
+def first_since(c, moment: datetime) -> Any:
     """A visit that is its device's first since `moment`: the device's previous visit started before it."""
     return or_(c.previous_first_seen.is_(None), c.previous_first_seen < moment)
 
@@ -380,15 +393,15 @@ def _grouped_device_counts(
     if not sites:
         return {}
     keep = filter_condition(table, replace(filters, sites=tuple(sites)))
-    days, bounds = _day_bounds(start, end, clock)
+    days, bounds = day_bounds(start, end, clock)
 
     def total(condition) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    daily = [total(and_(c.first_seen >= low, c.first_seen < high, _first_since(c, low))) for low, high in bounds]
+    daily = [total(and_(c.first_seen >= low, c.first_seen < high, first_since(c, low))) for low, high in bounds]
     query = (
         select(
-            c.site, total(_first_since(c, start)), total(and_(_first_since(c, start), c.randomized.is_(True))), *daily
+            c.site, total(first_since(c, start)), total(and_(first_since(c, start), c.randomized.is_(True))), *daily
         )
         .where(c.first_seen >= start, c.first_seen < end, keep)
         .group_by(c.site)
@@ -503,7 +516,7 @@ def _visit_frame(rows, names) -> pd.DataFrame:
     return pd.DataFrame(typed)
 
 
-def _day_bounds(
+def day_bounds(
     start: datetime, end: datetime, clock: Clock
 ) -> tuple[pd.DatetimeIndex, list[tuple[datetime, datetime]]]:
     """The site days that [start, end) touches, and the UTC span of each inside the window."""
@@ -538,7 +551,7 @@ def _device_counts(
         filters = replace(filters, sites=sites)
     opening = open_hours_condition(table, clocks, start, end) if filters.open_hours else None  # the span's own
     keep = filter_condition(table, filters, opening)
-    days, bounds = _day_bounds(start, end, clock)
+    days, bounds = day_bounds(start, end, clock)
     randomized = func.coalesce(func.sum(case((c.randomized.is_(True), 1), else_=0)), 0)
     if filters.narrows_visits or not (opening is None or opening is False):
         return _distinct_device_counts(connection, table, start, end, keep, days, bounds)
@@ -546,12 +559,12 @@ def _device_counts(
     # One plain COUNT per span, each with only its own first_seen range (SQLite uses one range per query): it
     # counts in the covering first_seen index without reading a row.
     totals = connection.execute(
-        select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, _first_since(c, start), keep)
+        select(func.count(), randomized).where(c.first_seen >= start, c.first_seen < end, first_since(c, start), keep)
     ).one()
     daily = [
         int(
             connection.execute(
-                select(func.count()).where(c.first_seen >= low, c.first_seen < high, _first_since(c, low), keep)
+                select(func.count()).where(c.first_seen >= low, c.first_seen < high, first_since(c, low), keep)
             ).scalar_one()
         )
         for low, high in bounds

@@ -16,6 +16,7 @@ import pandas as pd
 from analytics.filters import Filters
 from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, visit_table
 from analytics.settings import AnalyticsSettings
+from analytics.site_table import SiteTally, analysis_tallies
 from app.commands.filter_args import UnknownFilter, add_filter_arguments, add_site_arguments, filters_from, sites_from
 from config.settings import Settings
 from store import db
@@ -24,6 +25,7 @@ from store.counts import COUNT_ONLY_REFUSAL
 from store.frames import load_observations, load_visits
 from store.models import OBSERVATION_EXPORT_COLUMNS
 from store.queries import iter_observations, local_day_bounds
+from store.site_figures import site_tallies
 from store.sites import clocks_of, known_sites
 from store.visits import refresh_visits
 
@@ -184,6 +186,34 @@ def window_analysis(
         stored.visits, start, end, analytics_settings, filters, tz, stored.device_counts, stored.moves, clocks, dates
     )
     return replace(analysis, site_counts=stored.site_counts)
+
+
+def window_site_tallies(
+    settings: Settings, analytics_settings: AnalyticsSettings, dates: tuple[date, date], filters: Filters | None = None
+) -> dict[str, SiteTally]:
+    """Every site's figures of the site days `dates` with `filters` (the Sites page: analytics.site_table), each
+    site on its own days: counted in the database (store.site_figures) from the stored visits, refreshed first,
+    or where that cannot be (opening hours of too many spans, too long a window) from `window_analysis`."""
+    filters = filters or Filters()
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.migrate(engine)
+        clocks = clocks_of(settings)
+        scope = list(filters.sites) or known_sites(engine, settings)
+        start, end = clocks.envelope(scope, *dates)
+        groups = clocks.by_clock(scope)
+        tz = next(iter(groups)).tz if len(groups) == 1 else settings.tz
+        refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
+        with engine.connect() as connection:
+            tallies = site_tallies(
+                connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
+            )
+    finally:
+        engine.dispose()
+    if tallies is not None:
+        return tallies
+    analysis = window_analysis(settings, analytics_settings, start, end, filters, dates=dates, per_site=True)
+    return analysis_tallies(analysis, scope)
 
 
 def load_window(

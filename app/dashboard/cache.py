@@ -30,9 +30,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.filters import Filters
 from analytics.report import Analysis, report
-from app.commands.export import window_analysis
+from analytics.site_table import SiteTally
+from app.commands.export import window_analysis, window_site_tallies
 from app.dashboard import data
 from app.dashboard.data import DatabaseUnavailable, Source
+from store.analytics_settings import analytics_settings_of
 from store.queries import local_day_bounds
 from store.visits import RefreshBusy, VisitsOutOfDate
 
@@ -89,6 +91,18 @@ def analysis_of(
 ) -> Analysis:
     """The (cached) analysis of first..last with `filters`."""
     return analysis(src, first, last, filters, complete, per_site, detail)
+
+
+def site_tallies(src: Source, first: date, last: date, filters: Filters) -> dict[str, SiteTally]:
+    """Every site's figures of the site days first..last with `filters` (the Sites page), as `window_site_tallies`
+    counts them in the database; not cached here, as the page product that reads them is."""
+    try:
+        settings = data.settings()  # read once: a chain's config is a hundred [[sites]]
+        return window_site_tallies(settings, analytics_settings_of(settings), (first, last), filters)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
+    except (VisitsOutOfDate, RefreshBusy) as exc:
+        raise DatabaseUnavailable(f"the stored visits of {src.display_url} are not usable: {exc}") from exc
 
 
 @st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background")

@@ -28,7 +28,7 @@ from analytics.report import (
     hour_of_week,
     zone_transitions,
 )
-from analytics.site_table import site_table
+from analytics.site_table import table_of
 from analytics.zones import zone_name
 from app.commands.export import visit_rows, write_rows
 from app.dashboard import cache, data, tables
@@ -228,25 +228,21 @@ class SitesView:
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
 def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesView:
-    """Each site's figures for first..last and for the period of equal length before, from ONE analysis per
-    period (`per_site`: every site's own counts in one pass) and one pass over its visits grouped by site
-    (analytics.site_table: each site's `presence report --site` figures, without a report per site), each site's
-    days in its own time zone; groups add their sites up."""
+    """Each site's figures for first..last and for the period of equal length before, each site's days in its own
+    time zone, counted in the database (cache.site_tallies: each site's `presence report --site` figures, without
+    loading the visits or making a report per site); groups and the total add their sites up."""
     days = (last - first).days + 1
     previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
     scope = list(filters.sites) or data.known_sites(src)
-    # Only the figures' columns (detail=False, as `presence report` loads them): the page charts no visit's SSID.
-    now = cache.analysis_of(src, first, last, filters, per_site=True, detail=False)
     compared = _comparable(src, previous_last)
-    before = (
-        cache.analysis_of(src, previous_first, previous_last, filters, per_site=True, detail=False)
-        if compared
-        else None
-    )
     groups = {group: [site for site in members if site in scope] for group, members in src.groups().items()}
     groups = {group: members for group, members in groups.items() if members}
-    current = site_table(now, scope, groups)
-    previous = site_table(before, scope, groups) if before is not None else None
+    dates = pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq="D")
+    current = table_of(cache.site_tallies(src, first, last, filters), scope, groups, dates)
+    previous = None
+    if compared:
+        before = pd.date_range(pd.Timestamp(previous_first), pd.Timestamp(previous_last), freq="D")
+        previous = table_of(cache.site_tallies(src, previous_first, previous_last, filters), scope, groups, before)
     rows = [
         tables.site_row(
             site,
@@ -267,7 +263,7 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
     return SitesView(
         sites=tables.site_table(rows),
         groups=tables.site_table([*subtotals, total]),
-        days=tuple(day.date() for day in now.days),
+        days=tuple(day.date() for day in dates),
         compared=compared,
     )
 

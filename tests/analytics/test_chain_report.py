@@ -7,6 +7,7 @@ Shop 002 is in New York, the others in Amsterdam. Its Monday starts six hours af
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -14,18 +15,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from analytics.filters import Filters
 from analytics.report import report, site_reports
 from analytics.settings import AnalyticsSettings
-from analytics.site_table import site_table
+from analytics.site_table import site_table, table_of
 from app import cli
-from app.commands.export import window_analysis
+from app.commands import export
+from app.commands.export import window_analysis, window_site_tallies
 from app.commands.status import status
 from config.settings import Settings
 from simulator.backfill import backfill_shops
 from simulator.chain import chain, config_toml
 from store import db
+from store.models import Observation
+from store.observations import store_observations
 from store.visits import refresh_visits
 from tests.conftest import fresh_postgres_schema, make_settings
 
@@ -63,9 +68,32 @@ def _built(directory: Path, env: dict[str, str]) -> dict[str, str]:
         settings, start, start + timedelta(days=DAYS), [(site.shop, site.seed) for site in SITES], processes=1
     )
     engine = db.make_engine(settings.database_url)
+    coming_back_the_same_day(engine)
     refresh_visits(engine, settings)
     engine.dispose()
     return {"PRESENCE_DATA_DIR": str(directory / "data"), **env}
+
+
+def coming_back_the_same_day(engine, devices: int = 40) -> None:
+    """Some shoppers come back later the same day, which the simulator's never do: the observations of the first
+    `devices` devices heard strongly on the window's first morning, again four hours later (a day's repeat
+    visits, which every figure counts once a day)."""
+    table = Observation.__table__
+    morning = datetime.combine(WINDOW[0], datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+    span = (table.c.first_seen >= morning, table.c.first_seen < morning + timedelta(hours=2))
+    with engine.connect() as connection:
+        chosen = select(table.c.device).where(*span, table.c.rssi_max >= -60).distinct().order_by(table.c.device)
+        wanted = list(connection.execute(chosen.limit(devices)).scalars())
+        rows = [
+            dict(row._mapping) for row in connection.execute(select(table).where(*span, table.c.device.in_(wanted)))
+        ]
+    later = timedelta(hours=4)
+    for row in rows:
+        row.pop("id")
+        row.update(first_seen=row["first_seen"] + later, last_seen=row["last_seen"] + later)
+        row["dedupe_key"] = hashlib.md5(row["dedupe_key"] + b"again").digest()
+    assert len(wanted) == devices
+    assert store_observations(engine, rows).stored == len(rows)
 
 
 def settings_of(env: dict[str, str]) -> Settings:
@@ -341,3 +369,51 @@ def test_the_sites_figures_count_passersby_from_the_visits_when_every_visit_is_l
         settings, AnalyticsSettings(), None, None, Filters(sites=("Shop 001", "Shop 003")), complete=True, dates=WINDOW
     )  # type: ignore[arg-type]
     assert table.groups["Europe"] == headline(report(europe))
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(sites=("Shop 001", "Shop 002")),
+        Filters(sites=("Shop 002",)),
+        Filters(open_hours=True),
+        Filters(ssid="guest"),
+        Filters(ssid="staff", sites=("Shop 001", "Shop 003")),
+        Filters(exclude_randomized=True, open_hours=True),
+    ],
+    ids=["chain", "two-sites", "new-york", "open-hours", "guest", "staff-ssid", "not-randomized-open"],
+)
+def test_the_sites_figures_counted_in_the_database_are_those_of_the_analysis(installation, filters, monkeypatch):
+    """store.site_figures (the Sites page) counts in the database, without loading the window's visits, exactly
+    the figures analytics.site_table takes from the analysis: of every site, group and the whole, both periods."""
+    assert_counted_as_analysed(installation, filters, AnalyticsSettings(), monkeypatch)
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(ssid="guest")], ids=["chain", "guest"])
+def test_the_sites_figures_counted_with_other_thresholds_are_those_of_the_analysis(installation, filters, monkeypatch):
+    """With thresholds under which passersby qualify too (a minute, -90 dBm: the visits are read without the
+    partial index) many devices make several visits a day: each counts once a day and once a site."""
+    loose = replace(AnalyticsSettings(), min_dwell=timedelta(minutes=1), visitor_rssi_dbm=-90.0, staff_min_days=2)
+    assert_counted_as_analysed(installation, filters, loose, monkeypatch)
+
+
+def assert_counted_as_analysed(installation, filters: Filters, thresholds: AnalyticsSettings, monkeypatch) -> None:
+    settings = settings_of(installation)
+    scope = list(filters.sites) or [site.name for site in SITES]
+    groups = {group: [site for site in members if site in scope] for group, members in settings.groups().items()}
+    groups = {group: members for group, members in groups.items() if members}
+    length = (WINDOW[1] - WINDOW[0]).days + 1
+    before = (WINDOW[0] - timedelta(days=length), WINDOW[0] - timedelta(days=1))
+    for dates in (WINDOW, before):
+        whole = window_analysis(settings, thresholds, None, None, filters, dates=dates, per_site=True)  # type: ignore[arg-type]
+        expected = site_table(whole, scope, groups)
+        with monkeypatch.context() as patched:  # counted in the database: no analysis to fall back on
+            patched.setattr(export, "window_analysis", lambda *args, **kwargs: pytest.fail("fell back"))
+            counted = window_site_tallies(settings, thresholds, dates, filters)
+        assert table_of(counted, scope, groups, whole.days) == expected, dates
+        assert sum(row["visitors"] for row in expected.sites.values()) > 0, dates
+    if filters == Filters():  # a site without visits, and a group of it: zero, and a day row for each day
+        table = table_of(counted, ["Shop 001", "Shop 009"], {"Nowhere": ["Shop 009"]}, whole.days)
+        assert table.sites["Shop 009"]["visitors"] == 0
+        assert table.groups["Nowhere"]["daily"] == [{"date": day.isoformat(), "visitors": 0} for day in before]
