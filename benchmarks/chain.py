@@ -22,7 +22,7 @@ turn so that the machine's noise falls on both alike, medians:
   stored in its own transaction as the receiver stores a POST, then `refresh_visits` in a fresh process (so each
   invocation adds `--runs` minutes to the kept databases);
 - the dashboard's page products called directly (as benchmarks.load calls them), uncached, in one process: the
-  Sites page (products.sites_view once it exists; before that the two per-site analyses it needs), a Live tick of
+  Sites page (products.sites_view; before it existed, the two per-site analyses it needed), a Live tick of
   every site with its history cached, the Live page with its history, and one site's Visitors page.
 Peak RSS is each child process's own (started through a shell: Linux carries a parent's peak over to its child).
 """
@@ -761,8 +761,9 @@ def products_note(results: list[Backend]) -> str:
     shown = results[0].chain["visitors"].detail
     if shown.get("sites_product"):
         sites = (
-            f"The Sites page row is `products.{SITES_PRODUCT}` (one analysis per period, every site's figures in one "
-            "pass grouped by site)"
+            f"The Sites page row is `products.{SITES_PRODUCT}` (each period's figures of every site counted from "
+            "the stored visits by `store.site_figures`: devices seen by one COUNT per site clock, the qualifying "
+            "visits read as plain values and counted per site)"
         )
     else:
         sites = (

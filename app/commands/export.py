@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TextIO
@@ -189,31 +189,44 @@ def window_analysis(
 
 
 def window_site_tallies(
-    settings: Settings, analytics_settings: AnalyticsSettings, dates: tuple[date, date], filters: Filters | None = None
-) -> dict[str, SiteTally]:
-    """Every site's figures of the site days `dates` with `filters` (the Sites page: analytics.site_table), each
-    site on its own days: counted in the database (store.site_figures) from the stored visits, refreshed first,
-    or where that cannot be (opening hours of too many spans, too long a window) from `window_analysis`."""
+    settings: Settings,
+    analytics_settings: AnalyticsSettings,
+    periods: Sequence[tuple[date, date]],
+    filters: Filters | None = None,
+) -> list[dict[str, SiteTally]]:
+    """Every site's figures of each period (first, last site days) with `filters` (the Sites page's periods:
+    analytics.site_table), each site on its own days: counted from the stored visits (store.site_figures),
+    refreshed once first, or where they cannot be counted so (opening hours of too many spans) from
+    `window_analysis`."""
     filters = filters or Filters()
+    clocks = clocks_of(settings)
     engine = db.make_engine(settings.database_url)
+    counted: list[dict[str, SiteTally] | None] = []
     try:
         db.migrate(engine)
-        clocks = clocks_of(settings)
         scope = list(filters.sites) or known_sites(engine, settings)
-        start, end = clocks.envelope(scope, *dates)
         groups = clocks.by_clock(scope)
         tz = next(iter(groups)).tz if len(groups) == 1 else settings.tz
         refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
         with engine.connect() as connection:
-            tallies = site_tallies(
-                connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
-            )
+            for dates in periods:
+                start, end = clocks.envelope(scope, *dates)
+                counted.append(
+                    site_tallies(
+                        connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
+                    )
+                )
     finally:
         engine.dispose()
-    if tallies is not None:
-        return tallies
-    analysis = window_analysis(settings, analytics_settings, start, end, filters, dates=dates, per_site=True)
-    return analysis_tallies(analysis, scope)
+    return [
+        tallies
+        if tallies is not None
+        else analysis_tallies(
+            window_analysis(settings, analytics_settings, None, None, filters, dates=dates, per_site=True),
+            scope,  # type: ignore[arg-type]
+        )
+        for tallies, dates in zip(counted, periods, strict=True)
+    ]
 
 
 def load_window(

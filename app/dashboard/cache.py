@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -93,12 +93,12 @@ def analysis_of(
     return analysis(src, first, last, filters, complete, per_site, detail)
 
 
-def site_tallies(src: Source, first: date, last: date, filters: Filters) -> dict[str, SiteTally]:
-    """Every site's figures of the site days first..last with `filters` (the Sites page), as `window_site_tallies`
-    counts them in the database; not cached here, as the page product that reads them is."""
+def site_tallies(src: Source, periods: Sequence[tuple[date, date]], filters: Filters) -> list[dict[str, SiteTally]]:
+    """Every site's figures of each period (first, last site days) with `filters` (the Sites page), as
+    `window_site_tallies` counts them from the stored visits; not cached here, as the page product is."""
     try:
         settings = data.settings()  # read once: a chain's config is a hundred [[sites]]
-        return window_site_tallies(settings, analytics_settings_of(settings), (first, last), filters)
+        return window_site_tallies(settings, analytics_settings_of(settings), periods, filters)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
     except (VisitsOutOfDate, RefreshBusy) as exc:

@@ -237,12 +237,13 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
     compared = _comparable(src, previous_last)
     groups = {group: [site for site in members if site in scope] for group, members in src.groups().items()}
     groups = {group: members for group, members in groups.items() if members}
+    periods = [(first, last), (previous_first, previous_last)] if compared else [(first, last)]
+    by_period = [
+        table_of(tallies, scope, groups, pd.date_range(pd.Timestamp(low), pd.Timestamp(high), freq="D"))
+        for tallies, (low, high) in zip(cache.site_tallies(src, periods, filters), periods, strict=True)
+    ]
+    current, previous = by_period[0], (by_period[1] if compared else None)
     dates = pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq="D")
-    current = table_of(cache.site_tallies(src, first, last, filters), scope, groups, dates)
-    previous = None
-    if compared:
-        before = pd.date_range(pd.Timestamp(previous_first), pd.Timestamp(previous_last), freq="D")
-        previous = table_of(cache.site_tallies(src, previous_first, previous_last, filters), scope, groups, before)
     rows = [
         tables.site_row(
             site,

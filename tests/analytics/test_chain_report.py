@@ -28,7 +28,7 @@ from app.commands.status import status
 from config.settings import Settings
 from simulator.backfill import backfill_shops
 from simulator.chain import chain, config_toml
-from store import db
+from store import db, frames
 from store.models import Observation
 from store.observations import store_observations
 from store.visits import refresh_visits
@@ -405,15 +405,37 @@ def assert_counted_as_analysed(installation, filters: Filters, thresholds: Analy
     groups = {group: members for group, members in groups.items() if members}
     length = (WINDOW[1] - WINDOW[0]).days + 1
     before = (WINDOW[0] - timedelta(days=length), WINDOW[0] - timedelta(days=1))
-    for dates in (WINDOW, before):
+    with monkeypatch.context() as patched:  # counted from the stored visits: no analysis to fall back on
+        patched.setattr(export, "window_analysis", lambda *args, **kwargs: pytest.fail("fell back"))
+        both = window_site_tallies(settings, thresholds, [WINDOW, before], filters)
+    for dates, counted in zip((WINDOW, before), both, strict=True):
         whole = window_analysis(settings, thresholds, None, None, filters, dates=dates, per_site=True)  # type: ignore[arg-type]
         expected = site_table(whole, scope, groups)
-        with monkeypatch.context() as patched:  # counted in the database: no analysis to fall back on
-            patched.setattr(export, "window_analysis", lambda *args, **kwargs: pytest.fail("fell back"))
-            counted = window_site_tallies(settings, thresholds, dates, filters)
         assert table_of(counted, scope, groups, whole.days) == expected, dates
         assert sum(row["visitors"] for row in expected.sites.values()) > 0, dates
     if filters == Filters():  # a site without visits, and a group of it: zero, and a day row for each day
         table = table_of(counted, ["Shop 001", "Shop 009"], {"Nowhere": ["Shop 009"]}, whole.days)
         assert table.sites["Shop 009"]["visitors"] == 0
         assert table.groups["Nowhere"]["daily"] == [{"date": day.isoformat(), "visitors": 0} for day in before]
+
+
+def test_the_sites_figures_fall_back_to_the_analysis_when_sql_cannot_count_them(installation, monkeypatch):
+    """Opening hours of more open spans than one query takes (a long window of many clocks) are applied to loaded
+    visits: the Sites page's figures then come from the analysis, and are the same."""
+    settings = settings_of(installation)
+    filters = Filters(open_hours=True)
+    scope = [site.name for site in SITES]
+    whole = window_analysis(settings, AnalyticsSettings(), None, None, filters, dates=WINDOW, per_site=True)  # type: ignore[arg-type]
+    expected = site_table(whole, scope)
+    analysed = []
+
+    def window_analysis_seen(*args, **kwargs):
+        analysed.append(kwargs["dates"])
+        return window_analysis(*args, **kwargs)
+
+    monkeypatch.setattr(frames, "MAX_OPEN_SPANS", 1)
+    monkeypatch.setattr(export, "window_analysis", window_analysis_seen)
+    (fallen_back,) = window_site_tallies(settings, AnalyticsSettings(), [WINDOW], filters)
+    assert analysed == [WINDOW]
+    assert table_of(fallen_back, scope, {}, whole.days) == expected
+    assert sum(row["visitors"] for row in expected.sites.values()) > 0
