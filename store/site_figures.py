@@ -270,7 +270,8 @@ def _tallies(
     order = np.argsort(site, kind="stable")
     ordered = site[order]
     starts = np.flatnonzero(np.diff(ordered, prepend=-1))  # where each site's visits begin
-    dwell = {sites[ordered[at]]: part for at, part in zip(starts, np.split(minutes[order], starts[1:]), strict=True)}
+    parts = np.split(minutes[order], starts[1:]) if len(starts) else []  # none: no visitor at all
+    dwell = {sites[ordered[at]]: part for at, part in zip(starts, parts, strict=True)}
 
     tallies = {}
     for name in dict.fromkeys([*names, *sites]):

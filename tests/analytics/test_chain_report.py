@@ -439,3 +439,16 @@ def test_the_sites_figures_fall_back_to_the_analysis_when_sql_cannot_count_them(
     assert analysed == [WINDOW]
     assert table_of(fallen_back, scope, {}, whole.days) == expected
     assert sum(row["visitors"] for row in expected.sites.values()) > 0
+
+
+def test_the_sites_figures_of_a_filter_that_matches_nothing_are_zero(installation):
+    """An SSID nobody joined: every site's figures are zero (with its devices seen, none), not an error."""
+    settings = settings_of(installation)
+    filters = Filters(ssid="no such network")
+    scope = [site.name for site in SITES]
+    (counted,) = window_site_tallies(settings, AnalyticsSettings(), [WINDOW], filters)
+    whole = window_analysis(settings, AnalyticsSettings(), None, None, filters, dates=WINDOW, per_site=True)  # type: ignore[arg-type]
+    table = table_of(counted, scope, {}, whole.days)
+    assert table == site_table(whole, scope)
+    assert table.total["visitors"] == table.total["passersby"] == 0
+    assert table.total["daily"] == [{"date": day.isoformat(), "visitors": 0} for day in WINDOW]
