@@ -33,7 +33,7 @@ class SiteTally:
     """What a table of sites shows of some sites, in numbers that add up: devices seen, visitors, connected
     visitors, staff and repeat visitors (each a device counted once per site), visitors on each day of the
     table (every site's own local days: the same dates), and the dwell in minutes of every visitor visit (for
-    the median). Sites' tallies sum to their group's (`+`); a tally without days counts none on each."""
+    the median). Sites' tallies sum to their group's (`total`); a tally without days counts none on each."""
 
     seen: int = 0
     visitors: int = 0
@@ -42,9 +42,6 @@ class SiteTally:
     repeat_visitors: int = 0
     daily: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
     dwell_minutes: np.ndarray = field(default_factory=lambda: np.empty(0))
-
-    def __add__(self, other: SiteTally) -> SiteTally:
-        return SiteTally.total([self, other])
 
     @staticmethod
     def total(parts: Sequence[SiteTally]) -> SiteTally:

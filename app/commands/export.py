@@ -10,9 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from analytics.clocks import Clocks
 from analytics.filters import Filters
 from analytics.report import VISIT_EXPORT_COLUMNS, Analysis, analyse, analyse_visits, visit_table
 from analytics.settings import AnalyticsSettings
@@ -156,9 +158,7 @@ def window_analysis(
             scope = list(filters.sites) or known_sites(engine, settings)
             start, end = clocks.envelope(scope, *dates)
             per_site = per_site and len(scope) > 1  # one site's counts are the total
-            groups = clocks.by_clock(scope)
-            if len(groups) == 1:
-                tz = next(iter(groups)).tz
+            tz = scope_zone(clocks, scope, settings)
         if naive:
             observations = load_observations(
                 engine, start, end, history=analytics_settings.history, lookahead=analytics_settings.visit_lookahead
@@ -188,6 +188,12 @@ def window_analysis(
     return replace(analysis, site_counts=stored.site_counts)
 
 
+def scope_zone(clocks: Clocks, scope: Sequence[str], settings: Settings) -> ZoneInfo:
+    """The time zone of an analysis of `scope`: the sites' when they share one, else the installation's."""
+    groups = clocks.by_clock(scope)
+    return next(iter(groups)).tz if len(groups) == 1 else settings.tz
+
+
 def window_site_tallies(
     settings: Settings,
     analytics_settings: AnalyticsSettings,
@@ -205,8 +211,7 @@ def window_site_tallies(
     try:
         db.migrate(engine)
         scope = list(filters.sites) or known_sites(engine, settings)
-        groups = clocks.by_clock(scope)
-        tz = next(iter(groups)).tz if len(groups) == 1 else settings.tz
+        tz = scope_zone(clocks, scope, settings)
         refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
         with engine.connect() as connection:
             for dates in periods:
