@@ -103,7 +103,7 @@ class Explorer:
     """What the Visitors page shows for one selection."""
 
     report: dict[str, Any]
-    previous: dict[str, Any] | None  # None: the previous period ends before the first day with data
+    previous: dict[str, Any] | None  # None: the previous period starts before the first day with data
     daily: pd.DataFrame
     dwell_buckets: pd.DataFrame
     loyalty: pd.DataFrame
@@ -124,7 +124,7 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
     now = cache.report_of(src, first, last, filters)
     manufacturers, unknown_manufacturer = tables.breakdown(current.visitor_visits, "manufacturer")
     ssids, not_connected = tables.breakdown(current.visitor_visits, "ssid")
-    compared = _comparable(src, previous_last)
+    compared = _comparable(src, previous_first)
     return Explorer(
         report=now,
         previous=cache.report_of(src, previous_first, previous_last, filters) if compared else None,
@@ -140,11 +140,12 @@ def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer
     )
 
 
-def _comparable(src: Source, previous_last: date) -> bool:
-    """Whether a previous period ending on `previous_last` can be compared with: a period before the first
-    observation is not one without visitors, so the pages show no change against it."""
+def _comparable(src: Source, previous_first: date) -> bool:
+    """Whether a previous period starting on `previous_first` can be compared with: the days before the first
+    observation are not days without visitors, so a period that holds any of them (one only partly covered by the
+    data as much as one wholly before it) shows no change against it."""
     first_day = data.span(src).first_day
-    return first_day is None or previous_last >= first_day
+    return first_day is None or previous_first >= first_day
 
 
 def _proximity(src: Source, first: date, last: date, filters: Filters, now: dict[str, Any]) -> pd.DataFrame:
@@ -223,7 +224,7 @@ class SitesView:
     sites: pd.DataFrame  # tables.site_table: one row per site
     groups: pd.DataFrame  # the same columns: one row per group ([[sites]] group), then "All sites"
     days: tuple[date, ...]  # the days of each row's daily_visitors (each site's own local days)
-    compared: bool = True  # False when the period before lies before the first day with data: no changes then
+    compared: bool = True  # False when the period before starts before the first day with data: no changes then
 
 
 @st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
@@ -234,7 +235,7 @@ def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesV
     days = (last - first).days + 1
     previous_first, previous_last = first - timedelta(days=days), first - timedelta(days=1)
     scope = list(filters.sites) or data.known_sites(src)
-    compared = _comparable(src, previous_last)
+    compared = _comparable(src, previous_first)
     groups = {group: [site for site in members if site in scope] for group, members in src.groups().items()}
     groups = {group: members for group, members in groups.items() if members}
     periods = [(first, last), (previous_first, previous_last)] if compared else [(first, last)]

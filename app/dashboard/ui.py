@@ -106,8 +106,8 @@ def live_sites(frame: pd.DataFrame) -> None:
     )
 
 
-# What a page's caption adds when its previous period lies before the first day with data (no changes shown).
-NOT_COMPARED = " (before the first day with data: no changes shown)"
+# What a page's caption adds when its previous period starts before the first day with data (no changes shown).
+NOT_COMPARED = " (the period before starts before the first day with data: no changes shown)"
 
 
 def kpi(

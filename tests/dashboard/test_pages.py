@@ -114,9 +114,12 @@ def test_every_page_renders_without_error(simulated_shop: Shop, page: str) -> No
 def test_visitor_kpis_are_presence_reports(
     simulated_shop: Shop, capsys: pytest.CaptureFixture[str], query: dict, options: tuple[str, ...]
 ) -> None:
-    first, last = default_days(simulated_shop)
-    test = app("visitors", **query)
+    # Three days, so that the three before them lie wholly within the shop's days of data: changes are shown.
+    last = default_days(simulated_shop)[1]
+    first = last - timedelta(days=2)
+    test = app("visitors", **query, dates=[first.isoformat(), last.isoformat()])
     assert_clean(test)
+    assert "no changes shown" not in test.caption[0].value
     length = (last - first).days + 1
     report = cli_report(capsys, first, last, *options)
     previous = cli_report(capsys, first - timedelta(days=length), first - timedelta(days=1), *options)
@@ -132,14 +135,16 @@ def test_visitor_kpis_are_presence_reports(
 def test_no_change_is_shown_against_a_period_before_the_first_day_with_data(
     simulated_shop: Shop, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The first two days with data: the two days before them hold nothing, which is not "no visitors".
+    # The second and third days with data: of the two days before them only the second has data; the first holds
+    # nothing, which is not "no visitors", and half a period's visitors against a whole one's is no change.
     src = data.Source.from_settings(Settings.from_env())
-    first = data.span(src).first_day
-    assert first is not None
-    last = first + timedelta(days=1)
+    first_day = data.span(src).first_day
+    assert first_day is not None
+    first, last = first_day + timedelta(days=1), first_day + timedelta(days=2)
     test = app("visitors", dates=[first.isoformat(), last.isoformat()])
     assert_clean(test)
-    assert "before the first day with data: no changes shown" in test.caption[0].value
+    assert cli_report(capsys, first_day, first_day)["visitors"] > 0  # the period before is partly covered
+    assert "starts before the first day with data: no changes shown" in test.caption[0].value
     report = cli_report(capsys, first, last)
     shown = metrics(test)
     assert shown["Visitors"] == (f"{report['visitors']:,}", "")

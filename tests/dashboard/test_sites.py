@@ -33,7 +33,7 @@ from tests.dashboard.test_pages import app, assert_clean, cli_report
 pytestmark = pytest.mark.slow
 
 SEED = 20261116
-DAYS = 9  # the period before the default week has a whole day of data, whatever the time of day
+DAYS = 15  # the period before the default week lies wholly within the data, whatever the time of day
 TIMEZONE = "Europe/Amsterdam"  # Shop 001 and Shop 003 ("Europe"); Shop 002 is in New York ("US East")
 SITES = ("Shop 001", "Shop 002", "Shop 003")
 GROUPS = {"Europe": ["Shop 001", "Shop 003"], "US East": ["Shop 002"]}
