@@ -49,6 +49,7 @@ from store.frames import (
     day_bounds,
     filter_condition,
     first_since,
+    long_visits_condition,
     open_hours_condition,
     qualifying_condition,
     read_tuples,
@@ -87,7 +88,7 @@ def site_tallies(
         return None
     keep = filter_condition(table, filters, opening)
     seen = _seen(connection, spans, filters, clocks)
-    staff = _staff(connection, start, end, settings, keep, tz, clocks, dates)
+    staff = _staff(connection, start, end, settings, filters, keep, tz, clocks, dates)
     names = sorted(set(seen) | {site for *_, sites in spans for site in sites or ()})
     return _tallies(connection, window, settings, keep, staff, seen, names)
 
@@ -136,12 +137,21 @@ def _window(spans: Sequence[Span]) -> _Window | None:
     return _Window(low, high, days, tuple(clocks))
 
 
-def _epoch_seconds(connection: Connection) -> Any:
-    """first_seen as whole seconds since the epoch, floored: SQLite parses its stored text in C."""
+def _first_seen(connection: Connection) -> Any:
+    """first_seen as the database hands it over cheapest (`_seconds` makes whole seconds of it): SQLite's stored
+    text as it is, which numpy parses in C (SQLite's own strftime('%s') was 60 % of the visitors' query),
+    PostgreSQL's whole seconds since the epoch."""
     c = TABLE.c
     if connection.dialect.name == "sqlite":
-        return cast(func.strftime("%s", c.first_seen), BigInteger)
+        return type_coerce(c.first_seen, String())
     return cast(func.floor(func.extract("epoch", c.first_seen)), BigInteger)
+
+
+def _seconds(values: Sequence[Any]) -> np.ndarray:
+    """What `_first_seen` selected, as whole seconds since the epoch (floored)."""
+    if len(values) and isinstance(values[0], str):  # SQLite's 'YYYY-MM-DD HH:MM:SS.ffffff', in UTC
+        return np.array(values, dtype="datetime64[us]").astype("int64") // 1_000_000
+    return np.array(values, dtype="int64")
 
 
 def _seen(connection: Connection, spans: Sequence[Span], filters: Filters, clocks: Clocks | None) -> dict[str, int]:
@@ -176,6 +186,7 @@ def _staff(
     start: datetime,
     end: datetime,
     settings: AnalyticsSettings,
+    filters: Filters,
     keep: Any,
     tz: tzinfo,
     clocks: Clocks | None,
@@ -186,20 +197,14 @@ def _staff(
     c = TABLE.c
     sqlite = connection.dialect.name == "sqlite"
     first_seen = type_coerce(c.first_seen, String()) if sqlite else c.first_seen
-    minimum = pd.Timedelta(settings.staff_min_visit).total_seconds()
     last_seen = type_coerce(c.last_seen, String()) if sqlite else c.last_seen
-    # Only the dwell in SQL, as load_visits reads them: with the window too SQLite walks ix_visit_first_seen
-    # through the staff history's every visit (0.05 s a week at 12 sites) instead of the few long ones.
-    long_visits = select(c.site, c.device, first_seen, last_seen, c.dwell_seconds).where(
-        c.dwell_seconds >= minimum, keep
-    )
+    staff_window = long_visits_condition(connection, c, settings, start - settings.staff_history, end, filters)
+    long_visits = select(c.site, c.device, first_seen, last_seen, c.dwell_seconds).where(staff_window, keep)
     long = pd.DataFrame(
         read_tuples(connection, long_visits), columns=["site", "device", "first_seen", "last_seen", "dwell_seconds"]
     )
     for name in ("first_seen", "last_seen"):
         long[name] = pd.to_datetime(long[name], utc=True, format="ISO8601")
-    long = long.loc[(long["first_seen"] >= start - settings.staff_history) & (long["first_seen"] < end)]
-    long = long.reset_index(drop=True)
     long["dwell"] = stored_dwell(long, long["dwell_seconds"].to_numpy(dtype="float64"))
     long["day"] = (
         local_day(long["first_seen"], tz) if clocks is None else clocks.days_of(long["site"], long["first_seen"])
@@ -222,7 +227,7 @@ def _tallies(
 ) -> dict[str, SiteTally]:
     """The tallies of every site of `names` and every site with a visitor in the window.
 
-    The window's qualifying visits are read as five numbers and strings each (site, device, start second,
+    The window's qualifying visits are read as five numbers and strings each (site, device, start time,
     associated, dwell) and counted with numpy: on SQLite that is twice as fast as grouping them by device in SQL,
     which sorts them and keeps a distinct set per device for its days, and each site's own days are told apart
     here rather than by a CASE per site clock that SQLite evaluates for every row."""
@@ -230,14 +235,14 @@ def _tallies(
     here = and_(c.first_seen >= window.low, c.first_seen < window.high, keep)
     staff_count = _present(connection, window, here, staff)
     qualifying = qualifying_condition(c, settings)
-    query = select(c.site, c.device, _epoch_seconds(connection), c.associated, c.dwell_seconds).where(here, qualifying)
+    query = select(c.site, c.device, _first_seen(connection), c.associated, c.dwell_seconds).where(here, qualifying)
     rows = read_tuples(connection, query)
     # Columns straight from the rows: a DataFrame of them would cost as much as reading them.
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     site, sites = pd.factorize(np.array(columns[0], dtype=object))
     device, devices = pd.factorize(np.array(columns[1], dtype=object))
     sites = np.asarray(sites, dtype=object)
-    day = window.day_of(sites, site, np.array(columns[2], dtype="int64"))
+    day = window.day_of(sites, site, _seconds(columns[2]))
     width = max(len(devices), 1)
     party = site.astype("int64") * width + device
     site_code = {name: code for code, name in enumerate(sites)}
@@ -297,12 +302,12 @@ def _present(connection: Connection, window: _Window, here: Any, staff: Sequence
     devices = sorted({device for _, device in staff})
     for offset in range(0, len(devices), 5000):
         part = devices[offset : offset + 5000]
-        query = select(c.site, c.device, _epoch_seconds(connection)).where(here, c.device.in_(part))
+        query = select(c.site, c.device, _first_seen(connection)).where(here, c.device.in_(part))
         rows = connection.execute(query).all()  # in ix_visit_device_first_seen: a few staff phones
         if not rows:
             continue
         codes, sites = pd.factorize(np.array([row[0] for row in rows], dtype=object))
-        day = window.day_of(np.asarray(sites, dtype=object), codes, np.array([row[2] for row in rows], dtype="int64"))
+        day = window.day_of(np.asarray(sites, dtype=object), codes, _seconds([row[2] for row in rows]))
         found.update(
             (row[0], row[1])
             for row, inside in zip(rows, day >= 0, strict=True)
