@@ -104,6 +104,14 @@ def live_occupancy(
     return len(latest), per_zone
 
 
+def live_occupancy_per_site(visits: pd.DataFrame, now: datetime, live_window: timedelta) -> pd.Series:
+    """`live_occupancy`'s total for every site at once (a count per site, sites with nobody inside absent): one
+    pass over the visits, where a filter per site of a hundred cost a hundred."""
+    moment = pd.Timestamp(now)
+    recent = visits.loc[(visits["last_seen"] > moment - pd.Timedelta(live_window)) & (visits["first_seen"] <= moment)]
+    return recent.drop_duplicates(PARTY)["site"].value_counts().astype("int64").rename("visitors")
+
+
 def hour_of_week(
     visits: pd.DataFrame, start: datetime, end: datetime, tz: tzinfo, freq: str = HOUR_OF_WEEK_FREQ
 ) -> pd.DataFrame:

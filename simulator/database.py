@@ -6,8 +6,11 @@ receiver.ingest.Ingestor.store does for each POST, minus the validation the payl
 batches several payloads into one `store_observations` call (one transaction): with synchronous=FULL SQLite waits
 for the disk at every commit, and a call per payload spent most of its time waiting (see docs/benchmarks.md).
 Deduplication is unchanged: within a batch by dedupe key, across batches by the unique index, exactly as for
-separate POSTs. In count-only mode (PRESENCE_COUNT_ONLY=1) each payload is counted as the receiver counts a
-POST (store.counts.minute_counts), and a batch's counts are merged by the same MAX the database applies.
+separate POSTs. A payload stored in its own transaction (`batch_rows=0`: `presence simulate` into the database)
+records its APs' report in it, as a POST does (the Live page's AP status reads those); a batched backfill
+derives them once at its end (store.observations.rebuild_ap_reports). In count-only mode (PRESENCE_COUNT_ONLY=1)
+each payload is counted as the receiver counts a POST (store.counts.minute_counts), and a batch's counts are
+merged by the same MAX the database applies.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -23,7 +27,7 @@ from sqlalchemy import Engine
 from config.settings import Settings
 from receiver.vendors import aerohive, engenius, meraki
 from store.counts import COUNT_COLUMNS, KEY_COLUMNS, CountRow, minute_counts, store_counts
-from store.observations import store_observations
+from store.observations import Reporter, store_observations
 from store.records import Normalizer, ObservationRow
 
 if TYPE_CHECKING:
@@ -43,6 +47,8 @@ class DatabaseSink:
         self._batch_rows = batch_rows
         self._pending: list[ObservationRow] = []
         self._pending_counts: dict[tuple, CountRow] = {}
+        self._reporters: list[Reporter] = []  # the one pending payload's APs (batch_rows=0 only)
+        self._reported_at: datetime | None = None
         self.payloads = self.observations = self.stored = self.duplicates = self.failed = 0
         self.failures: list[str] = []
 
@@ -57,6 +63,9 @@ class DatabaseSink:
                     merged[name] = max(merged[name], row[name])  # type: ignore[call-overload]
         else:
             self._pending.extend(self._normalizer.rows(report.vendor, sightings, report.at))
+        if self._batch_rows == 0:
+            self._reporters = [Reporter(ap.mac, report.vendor, self._normalizer.site_of(ap.mac)) for ap in report.aps]
+            self._reported_at = report.at
         self.payloads += 1
         self.observations += len(sightings)
         if len(self._pending) + len(self._pending_counts) >= self._batch_rows:
@@ -66,13 +75,17 @@ class DatabaseSink:
         # Ctrl-C waits until the batch is stored and counted: interrupted between the commit and the counting, the
         # closing flush stored the same batch again and reported its rows as duplicates.
         with _ctrl_c_deferred():
-            if self._pending_counts:
-                counted = store_counts(self._engine, sorted(self._pending_counts.values(), key=_count_key))
+            reporters, at = self._reporters, self._reported_at
+            self._reporters, self._reported_at = [], None
+            count_only = self._normalizer.count_only
+            if self._pending_counts or (reporters and count_only):
+                rows = sorted(self._pending_counts.values(), key=_count_key)
+                counted = store_counts(self._engine, rows, reporters, at)
                 self.stored += counted.stored
                 self.duplicates += counted.duplicates
                 self._pending_counts = {}
-            if self._pending:
-                result = store_observations(self._engine, self._pending)
+            if self._pending or (reporters and not count_only):
+                result = store_observations(self._engine, self._pending, reporters, at)
                 self.stored += result.stored
                 self.duplicates += result.duplicates
                 self._pending = []

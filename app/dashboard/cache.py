@@ -42,7 +42,13 @@ HISTORY_TTL = timedelta(minutes=10)  # how stale a report may get while data kee
 LIVE_TTL = timedelta(seconds=20)  # the live panel's computations, shared by every session in one tick
 
 
-@st.cache_resource(ttl=HISTORY_TTL, max_entries=24, show_spinner="Analysing visits…", refresh_mode="background")
+@st.cache_resource(
+    ttl=HISTORY_TTL,
+    max_entries=24,
+    show_spinner="Analysing visits…",
+    refresh_mode="background",
+    hash_funcs=data.HASH_FUNCS,
+)
 def analysis(
     src: Source,
     first: date,
@@ -105,7 +111,7 @@ def site_tallies(src: Source, periods: Sequence[tuple[date, date]], filters: Fil
         raise DatabaseUnavailable(f"the stored visits of {src.display_url} are not usable: {exc}") from exc
 
 
-@st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background")
+@st.cache_data(ttl=HISTORY_TTL, show_spinner=False, refresh_mode="background", hash_funcs=data.HASH_FUNCS)
 def report_of(src: Source, first: date, last: date, filters: Filters) -> dict[str, Any]:
     """The `presence report` dict of the days first..last with `filters`."""
     return report(analysis_of(src, first, last, filters))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics import occupancy
@@ -56,7 +56,7 @@ AP_SILENT_AFTER = timedelta(minutes=10)
 VISIT_TABLE_ROWS = 2000  # shown on the page; the CSV download has them all
 
 
-@st.cache_data(ttl=data.SPAN_TTL, show_spinner=False, refresh_mode="background")
+@st.cache_data(ttl=data.SPAN_TTL, show_spinner=False, refresh_mode="background", hash_funcs=data.HASH_FUNCS)
 def filter_options(src: Source, first: date, last: date, sites: tuple[str, ...] = ()) -> dict[str, Any]:
     """SSIDs, manufacturers and APs (display name -> MAC) heard from the history before `first` up to `last` at
     `sites` (empty: every site), and the zones they make.
@@ -115,7 +115,9 @@ class Explorer:
     hourly: bool
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting visitors…", refresh_mode="background")
+@st.cache_data(
+    ttl=cache.HISTORY_TTL, show_spinner="Counting visitors…", refresh_mode="background", hash_funcs=data.HASH_FUNCS
+)
 def explorer(src: Source, first: date, last: date, filters: Filters) -> Explorer:
     """The selection's report, the previous period's, and the tidy frames behind the Visitors page's charts."""
     days = (last - first).days + 1
@@ -157,14 +159,14 @@ def _proximity(src: Source, first: date, last: date, filters: Filters, now: dict
     return tables.proximity_hourly(day.window_visits, day.tz, first)
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False, hash_funcs=data.HASH_FUNCS)
 def visit_list(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> pd.DataFrame:
     """The selection's visits of the given categories ("visitor", "passerby", "staff"), newest first."""
     current = cache.analysis_of(src, first, last, filters, complete=True)
     return tables.visit_table(current.window_visits, current.tz, categories)
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False)
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner=False, hash_funcs=data.HASH_FUNCS)
 def visits_csv(src: Source, first: date, last: date, filters: Filters, categories: tuple[str, ...]) -> bytes:
     """The selection's visits of the given categories as `presence export visits --format csv` writes them: the
     same columns (analytics.report.VISIT_EXPORT_COLUMNS), in time order, times in ISO 8601 UTC."""
@@ -190,7 +192,9 @@ class Trends:
     weekday: pd.DataFrame
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing weeks…", refresh_mode="background")
+@st.cache_data(
+    ttl=cache.HISTORY_TTL, show_spinner="Comparing weeks…", refresh_mode="background", hash_funcs=data.HASH_FUNCS
+)
 def trends(src: Source, first: date, last: date, filters: Filters) -> Trends:
     """The week of `first` (its Monday to `last`) against the same days of the week before, both as `presence
     report` counts them; daily visitors by weekday for it, the week before and the average of the TYPICAL_WEEKS
@@ -227,7 +231,9 @@ class SitesView:
     compared: bool = True  # False when the period before starts before the first day with data: no changes then
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background")
+@st.cache_data(
+    ttl=cache.HISTORY_TTL, show_spinner="Comparing sites…", refresh_mode="background", hash_funcs=data.HASH_FUNCS
+)
 def sites_view(src: Source, first: date, last: date, filters: Filters) -> SitesView:
     """Each site's figures for first..last and for the period of equal length before, each site's days in its own
     time zone, counted in the database (cache.site_tallies: each site's `presence report --site` figures, without
@@ -284,7 +290,12 @@ class ZoneView:
     positions: pd.DataFrame
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Placing visits in zones…", refresh_mode="background")
+@st.cache_data(
+    ttl=cache.HISTORY_TTL,
+    show_spinner="Placing visits in zones…",
+    refresh_mode="background",
+    hash_funcs=data.HASH_FUNCS,
+)
 def zone_view(src: Source, first: date, last: date, filters: Filters) -> ZoneView:
     """Per-zone report rows, occupancy over time per zone, zone-to-zone moves, and the floor plot's points."""
     current = cache.analysis_of(src, first, last, filters)
@@ -349,7 +360,12 @@ class LiveHistory:
     computed_at: datetime
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Learning what a usual day looks like…", refresh_mode="background")
+@st.cache_data(
+    ttl=cache.HISTORY_TTL,
+    show_spinner="Learning what a usual day looks like…",
+    refresh_mode="background",
+    hash_funcs=data.HASH_FUNCS,
+)
 def live_history(src: Source, today: date, filters: Filters) -> LiveHistory:
     """Typical occupancy per weekday and 15 minutes (of the scope, and of each site when there are several), and
     the staff devices, from the weeks before today.
@@ -459,7 +475,11 @@ def _tick(now: datetime) -> datetime:
     return datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=UTC)
 
 
-@st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False, hash_funcs={LiveHistory: lambda history: history.computed_at})
+@st.cache_data(
+    ttl=cache.LIVE_TTL,
+    show_spinner=False,
+    hash_funcs={**data.HASH_FUNCS, LiveHistory: lambda history: history.computed_at},
+)
 def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | None) -> Live:
     settings = data.analytics_settings()
     scope = _scope(src, filters)
@@ -476,13 +496,11 @@ def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | N
     one = scope[0] if len(scope) == 1 else None
     sites = pd.DataFrame()
     if one is None:
+        inside_per_site = occupancy.live_occupancy_per_site(visits, now, settings.live_window)
         sites = tables.live_sites(
             scope,
             groups={site: src.site(site).group for site in scope},
-            inside={
-                site: occupancy.live_occupancy(visits.loc[visits["site"] == site], now, settings.live_window)[0]
-                for site in scope
-            },
+            inside={site: int(inside_per_site.get(site, 0)) for site in scope},
             typical={
                 site: _typical_now(history.site_typical[site], now, src.site(site).tz)
                 if history is not None and site in history.site_typical
@@ -510,9 +528,7 @@ def _live(src: Source, filters: Filters, now: datetime, history: LiveHistory | N
 
 def _typical_now(typical: pd.DataFrame, now: datetime, tz: ZoneInfo) -> float | None:
     """The typical occupancy at `now`'s weekday and quarter-hour in `tz` (None where history has none)."""
-    slot = pd.DatetimeIndex([pd.Timestamp(now).tz_convert(tz).tz_localize(None)])
-    value = tables.typical_at(typical, slot, TYPICAL_FREQ_MINUTES)[0]
-    return None if pd.isna(value) else float(value)
+    return tables.typical_at_one(typical, pd.Timestamp(now).tz_convert(tz).tz_localize(None), TYPICAL_FREQ_MINUTES)
 
 
 def _recent_visitor_visits(src: Source, filters: Filters, now: datetime, tz: ZoneInfo) -> tuple[pd.DataFrame, bool]:
@@ -532,7 +548,7 @@ def _recent_visitor_visits(src: Source, filters: Filters, now: datetime, tz: Zon
         except RefreshBusy:
             stale = True
         stored = load_visits(
-            engine, start, now, analytics_settings, tz=tz, complete=True, filters=filters, clocks=clocks
+            engine, start, now, analytics_settings, tz=tz, filters=filters, clocks=clocks, visitors_only=True
         )
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
@@ -543,15 +559,13 @@ def _recent_visitor_visits(src: Source, filters: Filters, now: datetime, tz: Zon
 
 
 def _ap_table(src: Source, filters: Filters, now: datetime, tz: ZoneInfo) -> pd.DataFrame:
-    """Every AP's last report (the receiver's record of its last POST, an empty list counts) or latest observation,
-    with its site; only the chosen sites' APs when sites are chosen."""
+    """Every AP's last report (the receiver's record of its POSTs, kept in each POST's transaction, an empty list
+    counting; bulk loads and `presence simulate` keep it too), with its site; only the chosen sites' APs when
+    sites are chosen. Configured APs that never reported are listed as silent."""
     reports = _ap_reports(src)
-    observed = _ap_last_observed(src, now - RECENT_LOAD, now)
     times = pd.to_datetime([data.aware(report["last_report_at"]) for report in reports], utc=True)
-    last_report = pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
-    last_seen = pd.concat([last_report, observed["last_seen"]]).groupby(level=0).max()
+    last_seen = pd.Series(times, index=[report["ap_mac"] for report in reports], dtype="datetime64[ns, UTC]")
     site_of = {
-        **{str(mac): str(site) for mac, site in observed["site"].items()},
         **{report["ap_mac"]: report["site"] for report in reports},
         **{ap.mac: ap.site for ap in src.access_points},
     }
@@ -571,30 +585,6 @@ def _ap_reports(src: Source) -> list[dict[str, Any]]:
         return ap_reports(eng)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
-
-
-def _ap_last_observed(src: Source, since: datetime, now: datetime) -> pd.DataFrame:
-    """Per AP MAC (index): its site and its latest observation in [since, now] (UTC), for a database whose
-    receiver's record of POSTs lacks an AP. One grouped query on the last_seen index: no rows are read."""
-    table = Observation.__table__  # type: ignore[attr-defined]
-    query = (
-        select(table.c.ap_mac, table.c.site, func.max(table.c.last_seen))
-        .where(table.c.last_seen >= since, table.c.last_seen <= now)
-        .group_by(table.c.ap_mac, table.c.site)
-    )
-    try:
-        with data.engine(src.database_url).connect() as connection:
-            rows = connection.execute(query).all()
-    except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot read {src.display_url}: {data.reason(exc)}") from exc
-    frame = pd.DataFrame(
-        {
-            "site": [row[1] for row in rows],
-            "last_seen": pd.to_datetime([data.aware(row[2]) for row in rows], utc=True),
-        },
-        index=[row[0] for row in rows],
-    )
-    return frame.astype({"last_seen": "datetime64[ns, UTC]"}).groupby(level=0).agg({"site": "last", "last_seen": "max"})
 
 
 def _zone_names(src: Source, site: str) -> set[str]:

@@ -86,6 +86,15 @@ def typical_at(typical: pd.DataFrame, times: pd.DatetimeIndex, freq_minutes: int
     return lookup.reindex(keys).to_numpy(dtype="float64")
 
 
+def typical_at_one(typical: pd.DataFrame, time: pd.Timestamp, freq_minutes: int) -> float | None:
+    """`typical_at` for one naive local time, None where history has none: a mask over the week's few hundred
+    slots, where building typical_at's index cost more (the Live table of a hundred sites asks a hundred times)."""
+    minute = (time.hour * 60 + time.minute) // freq_minutes * freq_minutes
+    match = (typical["weekday"].to_numpy() == time.day_of_week) & (typical["minute"].to_numpy() == minute)
+    values = typical["visitors"].to_numpy(dtype="float64")[match]
+    return None if values.size == 0 or np.isnan(values[0]) else float(values[0])
+
+
 def recent_with_typical(now_series: pd.Series, typical: pd.DataFrame, freq_minutes: int) -> pd.DataFrame:
     """The live line and the typical line in long form: time (naive local), series, visitors."""
     times = pd.DatetimeIndex(now_series.index)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,32 @@ def test_export_visits_is_the_same_table(shop, window):
     # Elsewhere the old method fits a model per window; passersby's weak street fingerprints sit between
     # clusters and follow the fit (0.74-0.82 measured), visitors' do not (next test).
     assert agreement == 1.0 if WINDOWS[window] == LATEST_WEEK else agreement >= 0.65
+
+
+@pytest.mark.parametrize("hours", [6, 24 * 7], ids=["a live tick's six hours", "a week"])
+def test_visitors_only_loads_the_visitor_visits_of_a_report(shop, hours):
+    """What a Live tick loads (no loyalty history, no device counts) gives exactly a report's visitor visits, the
+    staff told apart as a report tells them."""
+    end = datetime.combine(LATEST_WEEK[1], time(17), tzinfo=ZoneInfo(TIMEZONE))
+    start = end - timedelta(hours=hours)
+    settings, engine = AnalyticsSettings(), db.make_engine(shop.engine_url)
+    try:
+        whole = load_visits(engine, start, end, settings, tz=shop.settings.tz)
+        live = load_visits(engine, start, end, settings, tz=shop.settings.tz, visitors_only=True)
+    finally:
+        engine.dispose()
+    analysed = [
+        analyse_visits(loaded.visits, start, end, settings, None, shop.settings.tz, loaded.device_counts)
+        for loaded in (whole, live)
+    ]
+    expected, got = (analysis.visitor_visits.sort_values("visit").reset_index(drop=True) for analysis in analysed)
+    assert len(expected) > 20
+    assert len(live.visits) < len(whole.visits)  # the history of returning visitors was not read
+    assert live.device_counts is None
+    pd.testing.assert_frame_equal(got, expected)
+    assert set(analysed[1].visits.loc[analysed[1].visits["category"] == "staff", "device"]) == set(
+        analysed[0].visits.loc[analysed[0].visits["category"] == "staff", "device"]
+    )
 
 
 def zone_agreement(shop: Shop, window: str) -> dict[str, float]:

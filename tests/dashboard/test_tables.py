@@ -25,6 +25,11 @@ def test_typical_occupancy_is_the_mean_of_the_same_weekday_and_time() -> None:
     ]
     looked_up = tables.typical_at(typical, pd.DatetimeIndex(["2026-11-11 15:07", "2026-11-11 03:00"]), 15)
     np.testing.assert_array_equal(looked_up, [5.0, np.nan])
+    # One time at once, as each site's row of Live asks: the same values, None where history has none.
+    assert tables.typical_at_one(typical, pd.Timestamp("2026-11-11 15:07"), 15) == 5.0
+    assert tables.typical_at_one(typical, pd.Timestamp("2026-11-12 15:14"), 15) == 100.0
+    assert tables.typical_at_one(typical, pd.Timestamp("2026-11-11 03:00"), 15) is None
+    assert tables.typical_at_one(typical.iloc[0:0], pd.Timestamp("2026-11-11 15:07"), 15) is None
 
 
 def test_ap_status_flags_silent_and_never_heard_access_points() -> None:

@@ -30,6 +30,7 @@ from simulator.send import HttpSink, Sender
 from store import db
 from store.counts import DEVICE_COUNTS, KEY_COLUMNS
 from store.models import Observation
+from store.queries import ap_reports
 from tests.conftest import AEROHIVE_SECRET, ENGENIUS_KEY, all_observations, make_settings
 from tests.servers import PRESENCE, running_receiver
 from tests.simulator.test_reports import six_ap_shop
@@ -247,6 +248,33 @@ def test_per_payload_storing_matches_batched_storing(tmp_path):
     finally:
         engine.dispose()
     assert sink.stored == sink.observations == count > 200
+
+
+def test_per_payload_storing_records_each_aps_report_as_a_post_does(tmp_path):
+    """`presence simulate --live` into the database: each payload's APs get their report in its transaction (the
+    Live page's AP status reads them), as many reports and as late as the observations say."""
+    settings = make_settings(tmp_path)
+    engine = db.make_engine(settings.database_url, writer=True)
+    db.migrate(engine)
+    try:
+        sink = DatabaseSink(settings, engine, batch_rows=0)
+        feed(simulate(default_shop(), SATURDAY_TEN, SATURDAY_TEN + timedelta(minutes=20), seed=14), sink)
+        reports = {report["ap_mac"]: report for report in ap_reports(engine)}
+        with engine.connect() as connection:
+            heard = connection.execute(
+                select(
+                    Observation.ap_mac,
+                    func.max(Observation.received_at),
+                    func.count(Observation.received_at.distinct()),
+                ).group_by(Observation.ap_mac)
+            ).all()
+    finally:
+        engine.dispose()
+    assert {ap.mac for ap in default_shop().aps} == set(reports)
+    for ap_mac, last, posts in heard:
+        assert reports[ap_mac]["site"] == settings.site_of(ap_mac)
+        assert reports[ap_mac]["last_report_at"] == last <= SATURDAY_TEN + timedelta(minutes=20)
+        assert reports[ap_mac]["reports"] >= posts >= 19  # an AP's POST that heard nobody counts too
 
 
 def test_ctrl_c_during_a_write_is_taken_after_it_and_nothing_is_stored_twice(tmp_path, monkeypatch):

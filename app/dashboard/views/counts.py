@@ -27,7 +27,7 @@ def _unavailable(src: data.Source, exc: SQLAlchemyError) -> data.DatabaseUnavail
     return data.DatabaseUnavailable(f"cannot read {src.display_url}: {reason}")
 
 
-@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting devices…")
+@st.cache_data(ttl=cache.HISTORY_TTL, show_spinner="Counting devices…", hash_funcs=data.HASH_FUNCS)
 def hourly(src: data.Source, first: date, last: date) -> pd.DataFrame:
     """`analytics.counts.interval_summary` per site-local hour of the days first..last."""
     start, end = local_day_bounds(first, last, src.tz)
@@ -40,7 +40,7 @@ def hourly(src: data.Source, first: date, last: date) -> pd.DataFrame:
     return interval_summary(minutes, start, end, src.tz, "hour")
 
 
-@st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False)
+@st.cache_data(ttl=cache.LIVE_TTL, show_spinner=False, hash_funcs=data.HASH_FUNCS)
 def recent(src: data.Source, now: datetime) -> pd.Series:
     """Per site, the most nearby devices in a minute of the last NOW_WINDOW (`now` floored by the caller, so
     sessions share one read)."""
