@@ -7,7 +7,6 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TextIO
@@ -208,23 +207,20 @@ def window_site_tallies(
     filters = filters or Filters()
     clocks = clocks_of(settings)
     engine = db.make_engine(settings.database_url)
+    counted: list[dict[str, SiteTally] | None] = []
     try:
         db.migrate(engine)
         scope = list(filters.sites) or known_sites(engine, settings)
         tz = scope_zone(clocks, scope, settings)
         refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
-
-        def count(dates: tuple[date, date]) -> dict[str, SiteTally] | None:
-            start, end = clocks.envelope(scope, *dates)
-            with engine.connect() as connection:
-                return site_tallies(
-                    connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
+        with engine.connect() as connection:
+            for dates in periods:
+                start, end = clocks.envelope(scope, *dates)
+                counted.append(
+                    site_tallies(
+                        connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
+                    )
                 )
-
-        # Each period on a connection and a thread of its own: most of the time is the database's reading, which
-        # runs outside the GIL, so the two periods of the Sites page overlap on a machine with two cores.
-        with ThreadPoolExecutor(max_workers=max(len(periods), 1), thread_name_prefix="site-tallies") as pool:
-            counted = list(pool.map(count, periods))
     finally:
         engine.dispose()
     return [
