@@ -603,8 +603,13 @@ def dashboard_summary(queries: Queries, plan: Plan) -> str:
         if statistics.median(rounds) > interval
         else ""
     )
+    late = [index for index, seconds in enumerate(rounds) if seconds > interval]
+    over = (
+        f"{len(late)} of {len(rounds)} rounds took longer than the {interval:g} s tick"
+        + (f" (rounds {', '.join(str(index + 1) for index in late)}; the first {rounds[0]:.1f} s)" if late else "")
+    )
     return (
-        f"The dashboard completed {len(rounds)} rounds with {len(queries.errors)} errors{pace}. Round p50 "
+        f"The dashboard completed {len(rounds)} rounds with {len(queries.errors)} errors{pace}; {over}. Round p50 "
         f"{statistics.median(rounds):.1f} s, p99 {percentile(rounds, 0.99):.1f} s; of which the Live tick p50 "
         f"{statistics.median(live):.1f} s (max {max(live):.1f} s) and the Visitors report p50 "
         f"{statistics.median(visitors):.1f} s (max {max(visitors):.1f} s). Both bring the stored visits up to date "
