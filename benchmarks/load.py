@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import http.client
 import json
 import logging
@@ -251,6 +252,7 @@ class Queries:
     rounds: list[float] = field(default_factory=list)  # seconds per round
     live: list[float] = field(default_factory=list)  # ... of which the Live tick
     visitors: list[float] = field(default_factory=list)  # ... and the Visitors page
+    collecting: list[float] = field(default_factory=list)  # ... and of all that, Python's garbage collections
     longest_write: float = 0.0  # seconds of the refreshes' longest write transaction: what POSTs could wait for
     errors: list[str] = field(default_factory=list)
     last_live_inside: int | None = None
@@ -288,6 +290,15 @@ def dashboard_loop(
         return done
 
     export.refresh_visits = measured_refresh  # type: ignore[assignment]
+    collected = [0.0, 0.0]  # seconds in collections so far, and when the running one began
+
+    def timed_collection(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            collected[1] = time.perf_counter()
+        else:
+            collected[0] += time.perf_counter() - collected[1]
+
+    gc.callbacks.append(timed_collection)
     ready.set()
     started_at = start_at.get()
     data.clock = lambda: simulated_now(started_at, speed)
@@ -302,7 +313,7 @@ def dashboard_loop(
 
     while more():
         next_round = max(next_round + interval, time.time())
-        began = time.perf_counter()
+        began, collected_before = time.perf_counter(), collected[0]
         try:
             # Uncached, as on a server whose caches just expired: the engine (a connection pool) stays.
             st.cache_data.clear()
@@ -324,6 +335,7 @@ def dashboard_loop(
         result.rounds.append(ended - began)
         result.live.append(live_done - began)
         result.visitors.append(ended - live_done)
+        result.collecting.append(collected[0] - collected_before)
         result.last_live_inside, result.last_live_aps = live.inside, len(live.aps)
         result.last_report = {key: int(view.report[key]) for key in ("visitors", "passersby", "visits")}
     out.put(result)
@@ -604,9 +616,13 @@ def dashboard_summary(queries: Queries, plan: Plan) -> str:
         else ""
     )
     late = [index for index, seconds in enumerate(rounds) if seconds > interval]
-    over = (
-        f"{len(late)} of {len(rounds)} rounds took longer than the {interval:g} s tick"
-        + (f" (rounds {', '.join(str(index + 1) for index in late)}; the first {rounds[0]:.1f} s)" if late else "")
+    each = "; ".join(
+        f"round {index + 1}: {rounds[index]:.1f} s, Live {live[index]:.1f} s, Visitors {visitors[index]:.1f} s, "
+        f"garbage collection {queries.collecting[index]:.1f} s"
+        for index in late
+    )
+    over = f"{len(late)} of {len(rounds)} rounds took longer than the {interval:g} s tick" + (
+        f" ({each})" if late else ""
     )
     return (
         f"The dashboard completed {len(rounds)} rounds with {len(queries.errors)} errors{pace}; {over}. Round p50 "
