@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TextIO
@@ -213,14 +214,20 @@ def window_site_tallies(
         scope = list(filters.sites) or known_sites(engine, settings)
         tz = scope_zone(clocks, scope, settings)
         refresh_visits(engine, settings, analytics_settings, sites=list(filters.sites) or None)  # only theirs
-        with engine.connect() as connection:
-            for dates in periods:
-                start, end = clocks.envelope(scope, *dates)
-                counted.append(
-                    site_tallies(
-                        connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
-                    )
+
+        def count(dates: tuple[date, date]) -> dict[str, SiteTally] | None:
+            start, end = clocks.envelope(scope, *dates)
+            with engine.connect() as connection:
+                return site_tallies(
+                    connection, start, end, analytics_settings, tz=tz, filters=filters, clocks=clocks, dates=dates
                 )
+
+        # On PostgreSQL the periods are counted at once, each on a connection and a thread of its own: the server
+        # counts and reads one while this process works through the other's rows. On SQLite both halves are this
+        # process's own and hold the GIL: in turn was faster there (1.58 s against 1.85 s at 100 sites).
+        workers = len(periods) if engine.dialect.name == "postgresql" else 1
+        with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="site-tallies") as pool:
+            counted.extend(pool.map(count, periods))
     finally:
         engine.dispose()
     return [
