@@ -250,8 +250,8 @@ def load_visits(
 
     `visitors_only` loads what a live count needs and nothing more: the window's qualifying visits and the staff
     candidates' (so visitor visits come out as a report's), without the loyalty history or the device counts
-    (passersby, new and returning visitors are then not known). A Live tick of a hundred sites read four times
-    the rows otherwise.
+    (passersby, new and returning visitors are then not known): six hours of a hundred sites are 56,000 visits, of
+    which 8,600 qualify.
     """
     table = Visit.__table__  # type: ignore[attr-defined]
     filters = filters or Filters()
