@@ -96,8 +96,7 @@ def live_occupancy(
 
     Pass visitor visits (qualifying, not staff) computed from observations up to `now`.
     """
-    moment = pd.Timestamp(now)
-    recent = visits.loc[(visits["last_seen"] > moment - pd.Timedelta(live_window)) & (visits["first_seen"] <= moment)]
+    recent = _heard_within(visits, now, live_window)
     latest = recent.sort_values("last_seen").drop_duplicates(PARTY, keep="last")
     zones = latest[zone_column] if zone_column in latest else pd.Series(dtype="str")
     per_zone = zones.value_counts().sort_index().astype("int64").rename("visitors")
@@ -107,9 +106,19 @@ def live_occupancy(
 def live_occupancy_per_site(visits: pd.DataFrame, now: datetime, live_window: timedelta) -> pd.Series:
     """`live_occupancy`'s total for every site at once (a count per site, sites with nobody inside absent): one
     pass over the visits, where a filter per site of a hundred cost a hundred."""
+    return (
+        _heard_within(visits, now, live_window)
+        .drop_duplicates(PARTY)["site"]
+        .value_counts()
+        .astype("int64")
+        .rename("visitors")
+    )
+
+
+def _heard_within(visits: pd.DataFrame, now: datetime, live_window: timedelta) -> pd.DataFrame:
+    """The visits heard within `live_window` before `now` (and begun by then)."""
     moment = pd.Timestamp(now)
-    recent = visits.loc[(visits["last_seen"] > moment - pd.Timedelta(live_window)) & (visits["first_seen"] <= moment)]
-    return recent.drop_duplicates(PARTY)["site"].value_counts().astype("int64").rename("visitors")
+    return visits.loc[(visits["last_seen"] > moment - pd.Timedelta(live_window)) & (visits["first_seen"] <= moment)]
 
 
 def hour_of_week(

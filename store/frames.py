@@ -273,9 +273,9 @@ def load_visits(
         frames = [long, in_window, _by_device(connection, columns, names, and_(window, keep), staff_candidates)]
         # Loyalty and new visitors need the qualifying history of the window's devices. A device whose first
         # visit in the window follows none since `history_start` has none: only the others are asked for.
-        first = in_window.sort_values("first_seen").drop_duplicates(["site", "device"])
-        returning = sorted(set(first.loc[first["previous_first_seen"] >= history_start, "device"]))
         if not visitors_only:
+            first = in_window.sort_values("first_seen").drop_duplicates(["site", "device"])
+            returning = sorted(set(first.loc[first["previous_first_seen"] >= history_start, "device"]))
             history = and_(c.first_seen >= history_start, c.first_seen < start, qualifying, keep)
             frames.append(_by_device(connection, columns, names, history, returning))
         counts, site_counts = None, None
