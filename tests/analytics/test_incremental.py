@@ -227,6 +227,64 @@ def test_cells_give_the_zones_positions_and_moves_of_observations():
     assert moves[["from", "to", "moves"]].to_numpy().tolist() == [[AP1, AP2, 1]]
 
 
+def per_site_period_zones(cells: pd.DataFrame, model: zones.ZoneModel) -> pd.DataFrame:
+    """The zones of cells worked out one site at a time, from each site's own fingerprints frame: the definition
+    `cell_period_zones` keeps while working on arrays sorted once."""
+    parts = []
+    for site, site_cells in cells.groupby("site", sort=True):
+        wide = zones.cell_fingerprints(site_cells, ["visit"])
+        site_model = model.sites.get(str(site))
+        if site_model is None:
+            zone = wide.fillna(SETTINGS.rssi_floor_dbm).idxmax(axis=1).to_numpy(dtype=object)
+        else:
+            zone = site_model.predict(wide, SETTINGS.rssi_floor_dbm)
+        parts.append(wide.index.to_frame(index=False).assign(zone=zone))
+    return (
+        pd.concat(parts, ignore_index=True).astype({"zone": "str"}).sort_values(["visit", "period"], ignore_index=True)
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_zones_of_many_sites_cells_are_each_sites_own(seed):
+    rng = np.random.default_rng(seed)
+    unknown, unheard = "02:00:00:00:00:99", "02:00:00:00:00:98"
+    site_aps = {"a": [AP1, AP2, AP3, unknown], "b": [AP1, AP2], "c": [AP2, AP3], "d": [AP1, AP3], "e": [AP1]}
+    model = zones.ZoneModel(
+        {
+            # A fitted rule over an AP nobody heard, with cells of an AP it does not know.
+            "a": zones.SiteZones(
+                "a", (AP1, AP2, AP3, unheard), ("One", "Two", "Three", "Four"), zones.StrongestAP(rng.normal(-10, 4, 4))
+            ),
+            "b": zones.SiteZones("b", (AP1,), ("Only",)),  # one zone
+            # "c" has no model: the strongest of its own APs.
+            "d": zones.SiteZones("d", (AP1, AP3), (AP1, AP3), zones.NearestCenters(rng.normal(-10, 5, (2, 2)))),
+            "e": zones.strongest_ap_model("e", (AP1,), None),
+        }
+    )
+    rows = []
+    for visit in range(60):
+        site = "abcde"[visit % 5]
+        start = int(rng.integers(0, 30))
+        for minute in range(start, start + int(rng.integers(1, 9))):
+            for ap in site_aps[site]:
+                # Now and then an AP is not heard, or heard twice in a period (two cells summed).
+                for _ in range(int(rng.choice([0, 1, 1, 2]))):
+                    count = int(rng.integers(1, 4))
+                    period = pd.Timestamp(at(minute=minute)).value
+                    rows.append((site, 1000 + visit, period, ap, float(rng.normal(-70, 12)) * count, count))
+    cells = pd.DataFrame(rows, columns=["site", "visit", "period", "ap_mac", "rssi_sum", "count"])
+    cells = cells.iloc[rng.permutation(len(cells))].reset_index(drop=True)
+
+    result = zones.cell_period_zones(cells, model, SETTINGS)
+
+    pd.testing.assert_frame_equal(result, per_site_period_zones(cells, model), check_exact=True)
+    assert set(result["zone"]) - {"Only", AP1, AP2, AP3} <= {"One", "Two", "Three", "Four"}
+    assert result.loc[result["visit"].isin(cells.loc[cells["site"] == "b", "visit"]), "zone"].eq("Only").all()
+    # A cell without a site is left out, as a groupby leaves it.
+    orphan = cells.iloc[:1].assign(site=None, visit=1)
+    assert 1 not in zones.cell_period_zones(pd.concat([cells, orphan]), model, SETTINGS)["visit"].tolist()
+
+
 def test_a_stored_model_predicts_as_kmeans_does():
     matrix = np.random.default_rng(3).normal(-70, 10, size=(500, 3))
     kmeans = KMeans(n_clusters=3, n_init=1, random_state=0).fit(matrix)
