@@ -16,7 +16,7 @@ tell places apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -240,6 +240,46 @@ def fit_site_zones(
         return SiteZones(site, aps[:1], (zone_name(aps[0], access_points),))
     matrix = zone_features(wide, aps, settings.rssi_floor_dbm)
     keys = pd.factorize(wide.index.get_level_values(0))[0]
+    return _fitted_levels(site, aps, matrix, keys, access_points, settings)
+
+
+def fit_cell_zones(
+    cells: pd.DataFrame,
+    site_aps: Mapping[str, Sequence[str]],
+    access_points: Mapping[str, NamedAccessPoint] | None,
+    settings: AnalyticsSettings,
+) -> dict[str, tuple[SiteZones, int]]:
+    """`fit_site_zones` of every site in `cells` (columns site, visit, period, ap_mac, rssi_sum, count), each on
+    its own `cell_fingerprints` and APs (`site_aps`), with the number of fingerprints it was fitted on.
+
+    The same models as site by site, to the bit, worked out on the cells sorted once (`_SortedCells`)."""
+    ordered = _SortedCells.of(cells)
+    fitted: dict[str, tuple[SiteZones, int]] = {}
+    if ordered is None:
+        return fitted
+    for code, site, rows in ordered.sites():
+        aps = tuple(sorted(site_aps[site]))
+        if len(aps) == 1:
+            fitted[site] = (SiteZones(site, aps, (zone_name(aps[0], access_points),)), rows.stop - rows.start)
+            continue
+        matrix = relative_features(
+            ordered.matrix(code, aps, settings.rssi_floor_dbm), ordered.row_visit[rows], ordered.row_period[rows] / 1e9
+        )
+        keys = pd.factorize(ordered.row_visit[rows])[0]
+        fitted[site] = (_fitted_levels(site, aps, matrix, keys, access_points, settings), len(matrix))
+    return fitted
+
+
+def _fitted_levels(
+    site: str,
+    aps: tuple[str, ...],
+    matrix: np.ndarray,
+    keys: np.ndarray,
+    access_points: Mapping[str, NamedAccessPoint] | None,
+    settings: AnalyticsSettings,
+) -> SiteZones:
+    """The fitted rule of a site from its `zone_features` rows in visit and time order (`keys`: each row's visit
+    as a code from 0)."""
     rng = np.random.default_rng(settings.random_state)
     if len(matrix) > settings.zone_fit_sample:
         chosen = np.sort(rng.choice(len(matrix), settings.zone_fit_sample, replace=False))
@@ -354,9 +394,8 @@ def cell_period_zones(cells: pd.DataFrame, model: ZoneModel, settings: Analytics
     and period: at 100 sites, a groupby and a frame per site had been a third of a minute's refresh. Cells
     without a site are left out, as a groupby leaves them.
     """
-    site_codes, site_names = pd.factorize(cells["site"], sort=True)
-    kept = site_codes >= 0
-    if not kept.any():
+    ordered = _SortedCells.of(cells)
+    if ordered is None:
         return pd.DataFrame(
             {
                 "visit": pd.Series(dtype="int64"),
@@ -364,57 +403,100 @@ def cell_period_zones(cells: pd.DataFrame, model: ZoneModel, settings: Analytics
                 "zone": pd.Series(dtype="str"),
             }
         )
-    period = cells["period"]
-    if period.dtype.kind == "M":
-        period = pd.to_datetime(period, utc=True).dt.as_unit("ns").astype("int64")
-    ap_codes, ap_names = pd.factorize(cells["ap_mac"], sort=True)
-    columns = {
-        "site": site_codes,
-        "visit": cells["visit"].to_numpy(dtype="int64"),
-        "period": period.to_numpy(dtype="int64"),
-        "ap": ap_codes,
-        "sum": cells["rssi_sum"].to_numpy(dtype="float64"),
-        "count": cells["count"].to_numpy(dtype="float64"),
-    }
-    # Stable, so the cells of one fingerprint are summed in their given order, as cell_fingerprints sums them.
-    order = np.lexsort((columns["period"], columns["visit"], site_codes))
-    order = order[kept[order]]
-    site, visit, when, ap, rssi_sum, count = (columns[name][order] for name in columns)
-    starts = np.r_[True, (site[1:] != site[:-1]) | (visit[1:] != visit[:-1]) | (when[1:] != when[:-1])]
-    row = np.cumsum(starts) - 1
-    row_site, row_visit, row_period = site[starts], visit[starts], when[starts]
-    zones = np.empty(len(row_visit), dtype=object)
-    ap_index = {str(name): code for code, name in enumerate(ap_names)}
-    cell_bounds = np.searchsorted(site, np.arange(len(site_names) + 1))
-    row_bounds = np.searchsorted(row_site, np.arange(len(site_names) + 1))
-    for code, name in enumerate(site_names):
-        (c0, c1), (r0, r1) = cell_bounds[code : code + 2], row_bounds[code : code + 2]
-        if r0 == r1:
-            continue
-        site_model = model.sites.get(str(name))
+    zones = np.empty(len(ordered.row_visit), dtype=object)
+    for code, site, rows in ordered.sites():
+        site_model = model.sites.get(site)
         if site_model is not None and site_model.rule is None:
-            zones[r0:r1] = site_model.cluster_zones[0]
+            zones[rows] = site_model.cluster_zones[0]
             continue
-        aps = site_model.aps if site_model is not None else tuple(ap_names[np.unique(ap[c0:c1])])
-        column_of = np.full(len(ap_names), -1)
-        for column, mac in enumerate(aps):
-            if mac in ap_index:
-                column_of[ap_index[mac]] = column
-        matrix = _cell_means(
-            row[c0:c1] - r0,
-            column_of[ap[c0:c1]],
-            rssi_sum[c0:c1],
-            count[c0:c1],
-            (r1 - r0, len(aps)),
-            settings.rssi_floor_dbm,
-        )
+        aps = site_model.aps if site_model is not None else ordered.heard_aps(code)
+        matrix = ordered.matrix(code, aps, settings.rssi_floor_dbm)
         if site_model is None:
-            zones[r0:r1] = np.asarray(aps, dtype=object)[np.argmax(matrix, axis=1)]
+            zones[rows] = np.asarray(aps, dtype=object)[np.argmax(matrix, axis=1)]
         else:
-            features = relative_features(matrix, row_visit[r0:r1], row_period[r0:r1] / 1e9)
-            zones[r0:r1] = np.asarray(site_model.cluster_zones, dtype=object)[site_model.rule.predict(features)]
-    periods = pd.DataFrame({"visit": row_visit, "period": pd.to_datetime(row_period, utc=True), "zone": zones})
+            features = relative_features(matrix, ordered.row_visit[rows], ordered.row_period[rows] / 1e9)
+            zones[rows] = np.asarray(site_model.cluster_zones, dtype=object)[site_model.rule.predict(features)]
+    periods = pd.DataFrame(
+        {"visit": ordered.row_visit, "period": pd.to_datetime(ordered.row_period, utc=True), "zone": zones}
+    )
     return periods.astype({"zone": "str"}).sort_values(["visit", "period"], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _SortedCells:
+    """Cells (columns site, visit, period, ap_mac, rssi_sum, count) sorted once by site, visit and period, so
+    each site's fingerprints are a slice: a row per visit and period, as `cell_fingerprints` makes them."""
+
+    site_names: np.ndarray
+    ap_names: np.ndarray
+    ap_index: dict[str, int]  # an AP's code in ap_names
+    ap: np.ndarray  # per cell: its AP's code in ap_names
+    row: np.ndarray  # per cell: its fingerprint row
+    rssi_sum: np.ndarray
+    count: np.ndarray
+    row_visit: np.ndarray  # per fingerprint row
+    row_period: np.ndarray  # ns since the epoch
+    cell_bounds: np.ndarray  # site code i's cells are cell_bounds[i]:cell_bounds[i + 1]
+    row_bounds: np.ndarray  # ... and its rows row_bounds[i]:row_bounds[i + 1]
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame) -> _SortedCells | None:
+        """None when no cell has a site (a groupby by site leaves those out)."""
+        site_codes, site_names = pd.factorize(cells["site"], sort=True)
+        kept = site_codes >= 0
+        if not kept.any():
+            return None
+        period = cells["period"]
+        if period.dtype.kind == "M":
+            period = pd.to_datetime(period, utc=True).dt.as_unit("ns").astype("int64")
+        ap_codes, ap_names = pd.factorize(cells["ap_mac"], sort=True)
+        visit, when = cells["visit"].to_numpy(dtype="int64"), period.to_numpy(dtype="int64")
+        # Stable, so the cells of one fingerprint are summed in their given order, as cell_fingerprints sums them.
+        order = np.lexsort((when, visit, site_codes))
+        order = order[kept[order]]
+        site, visit, when = site_codes[order], visit[order], when[order]
+        starts = np.r_[True, (site[1:] != site[:-1]) | (visit[1:] != visit[:-1]) | (when[1:] != when[:-1])]
+        codes = np.arange(len(site_names) + 1)
+        return cls(
+            site_names=np.asarray(site_names, dtype=object),
+            ap_names=np.asarray(ap_names, dtype=object),
+            ap_index={str(name): code for code, name in enumerate(ap_names)},
+            ap=ap_codes[order],
+            row=np.cumsum(starts) - 1,
+            rssi_sum=cells["rssi_sum"].to_numpy(dtype="float64")[order],
+            count=cells["count"].to_numpy(dtype="float64")[order],
+            row_visit=visit[starts],
+            row_period=when[starts],
+            cell_bounds=np.searchsorted(site, codes),
+            row_bounds=np.searchsorted(site[starts], codes),
+        )
+
+    def sites(self) -> Iterator[tuple[int, str, slice]]:
+        """(code, name, its rows) of every site, in name order."""
+        for code, name in enumerate(self.site_names):
+            yield code, str(name), slice(int(self.row_bounds[code]), int(self.row_bounds[code + 1]))
+
+    def heard_aps(self, code: int) -> tuple[str, ...]:
+        """The APs that heard site `code`'s cells, in MAC order (`cell_fingerprints`' columns)."""
+        cells = slice(int(self.cell_bounds[code]), int(self.cell_bounds[code + 1]))
+        return tuple(str(name) for name in self.ap_names[np.unique(self.ap[cells])])
+
+    def matrix(self, code: int, aps: Sequence[str], floor_dbm: float) -> np.ndarray:
+        """Site `code`'s fingerprints over `aps`: the mean RSSI of each row and AP, `floor_dbm` where none heard."""
+        cells = slice(int(self.cell_bounds[code]), int(self.cell_bounds[code + 1]))
+        first, rows = int(self.row_bounds[code]), int(self.row_bounds[code + 1] - self.row_bounds[code])
+        column_of = np.full(len(self.ap_names), -1)
+        for column, mac in enumerate(aps):
+            if mac in self.ap_index:
+                column_of[self.ap_index[mac]] = column
+        return _cell_means(
+            self.row[cells] - first,
+            column_of[self.ap[cells]],
+            self.rssi_sum[cells],
+            self.count[cells],
+            (rows, len(aps)),
+            floor_dbm,
+        )
 
 
 def _cell_means(

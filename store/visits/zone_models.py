@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    func,
     select,
     update,
 )
@@ -144,10 +145,6 @@ def record_sites(
     save_models(connection, touched)
 
 
-def save_model(connection: Connection, model: SiteModel) -> None:
-    save_models(connection, [model])
-
-
 def save_models(connection: Connection, models: Sequence[SiteModel]) -> None:
     """Write the rows of `models`: one statement for the stored ones and one for the new (a minute's refresh at
     100 sites had sent a hundred single-row UPDATEs)."""
@@ -217,7 +214,11 @@ def update_zones(
     result: RefreshResult,
 ) -> None:
     """Fit the zone models of the lease's sites that need it and re-zone what they changed (and every visit of a
-    site whose visits were zoned with other AP names or positions: each site's row records the ones they were)."""
+    site whose visits were zoned with other AP names or positions: each site's row records the ones they were).
+
+    The sites are fitted together (`FIT_BATCH_VISITS` at a time) and re-zoned together: one site at a time, the
+    125 new sites of `benchmarks/load` had taken 5 s of a refresh at each fit, a query, a frame and a leased
+    transaction per site each time."""
     engine = lease.engine
     current = ap_config_json(settings)
     with engine.connect() as connection:
@@ -226,27 +227,25 @@ def update_zones(
             connection.execute(select(REFRESH.c.site, REFRESH.c.ap_config).where(REFRESH.c.site.is_not(None))).all()
         )
     window = pd.Timedelta(analytics_settings.zone_fit_window)
-    for site, model in sorted(models.items()):
-        if not lease.exclusive and site not in lease.sites:
-            continue
-        config_changed = zoned_with.get(site, installation) != current
-        span = model.data_to - model.data_from
-        trained = pd.Timedelta(0)
-        if model.trained_from is not None and model.trained_to is not None:
-            trained = model.trained_to - model.trained_from
-        young = model.fitted and trained < window and span >= 2 * max(trained, pd.Timedelta(minutes=1))
-        new_aps = model.fitted and (model.model_aps or []) != model.aps and len(model.aps) > 1
-        if not model.fitted or young or new_aps or model.stale:
-            if _fit(lease, model, analytics_settings):
-                result.fitted.append(site)
-                model.zoned = False
-                with lease.transaction() as connection:
-                    save_model(connection, model)
-        if model.fitted and (not model.zoned or config_changed):
-            result.zoned += _rezone(lease, model, models, settings, analytics_settings)
+    held = [model for site, model in sorted(models.items()) if lease.exclusive or site in lease.sites]
+    fitted = _fit_sites(lease, [model for model in held if _fit_due(model, window)], analytics_settings)
+    if fitted:
+        for model in fitted:
+            result.fitted.append(model.site)
+            model.zoned = False
+        with lease.transaction() as connection:
+            save_models(connection, fitted)
+    unzoned = [
+        model
+        for model in held
+        if model.fitted and (not model.zoned or zoned_with.get(model.site, installation) != current)
+    ]
+    if unzoned:
+        result.zoned += _rezone(lease, unzoned, settings, analytics_settings)
+        for model in unzoned:
             model.zoned = True
-            with lease.transaction() as connection:
-                save_model(connection, model)
+        with lease.transaction() as connection:
+            save_models(connection, unzoned)
     changed = [site_row(site) for site in lease.sites if zoned_with.get(site, installation) != current]
     if changed or (lease.exclusive and installation != current):
         with lease.transaction() as connection:
@@ -256,45 +255,110 @@ def update_zones(
                 connection.execute(update(REFRESH).where(REFRESH.c.name == STATE_NAME).values(ap_config=current))
 
 
-def _fit(lease: Lease, model: SiteModel, analytics_settings: AnalyticsSettings) -> bool:
-    """Fit `model` on the fingerprints of the site's qualifying visits of its latest `zone_fit_window` (all its
-    visits there if none qualify). False when the site has no visits."""
-    engine = lease.engine
-    since = model.data_to - pd.Timedelta(analytics_settings.zone_fit_window)
-    in_window = and_(VISITS.c.site == model.site, VISITS.c.first_seen >= since.to_pydatetime())
+def _fit_due(model: SiteModel, window: pd.Timedelta) -> bool:
+    """Whether the site's model is to be fitted: none yet, fitted on less than `window` and the site's data has
+    doubled since, the site gained APs, or fitted for another fingerprint."""
+    span = model.data_to - model.data_from
+    trained = pd.Timedelta(0)
+    if model.trained_from is not None and model.trained_to is not None:
+        trained = model.trained_to - model.trained_from
+    young = model.fitted and trained < window and span >= 2 * max(trained, pd.Timedelta(minutes=1))
+    new_aps = model.fitted and (model.model_aps or []) != model.aps and len(model.aps) > 1
+    return not model.fitted or young or new_aps or model.stale
+
+
+# Sites are fitted together while their fit windows hold at most this many visits in all (a site with more is
+# fitted alone): their cells are in memory at once.
+FIT_BATCH_VISITS = 50_000
+
+
+def _fit_sites(lease: Lease, due: Sequence[SiteModel], analytics_settings: AnalyticsSettings) -> list[SiteModel]:
+    """Fit the models of `due`, each on the fingerprints of its site's qualifying visits of its latest
+    `zone_fit_window` (all its visits there if none qualify); the models fitted (a site without visits is not)."""
+    window = pd.Timedelta(analytics_settings.zone_fit_window)
+    since = {model.site: model.data_to - window for model in due}
     qualifying = and_(
         VISITS.c.dwell_seconds >= pd.Timedelta(analytics_settings.min_dwell).total_seconds(),
         VISITS.c.max_rssi >= analytics_settings.visitor_rssi_dbm,
     )
-    wide_parts = []
-    for condition in (and_(in_window, qualifying), in_window):
-        for ids, cells, _power in _states_where(engine, condition):
-            if len(ids):
-                wide_parts.append(zones.cell_fingerprints(cells, ["visit"]))
-        if wide_parts:
-            break
-    if not wide_parts:
-        return False
-    wide = pd.concat(wide_parts)
-    aps = sorted(model.aps)
-    fitted = zones.fit_site_zones(model.site, aps, wide, None, analytics_settings)
-    model.model_aps = list(fitted.aps)
-    model.centers = None if fitted.rule is None else np.asarray(fitted.rule.levels, dtype="float64")
+    fitted = []
+    for batch in _fit_batches(lease.engine, due, since):
+        cells = _window_cells(lease.engine, batch, since, qualifying)
+        heard = set(cells["site"])
+        bare = [model for model in batch if model.site not in heard]
+        if bare:
+            cells = pd.concat([cells, _window_cells(lease.engine, bare, since, None)], ignore_index=True)
+        chosen = {model.site: model for model in batch}
+        site_aps = {site: model.aps for site, model in chosen.items()}
+        for site, (site_zones, fingerprints) in zones.fit_cell_zones(cells, site_aps, None, analytics_settings).items():
+            _fitted(chosen[site], site_zones, fingerprints, since[site])
+            fitted.append(chosen[site])
+    return fitted
+
+
+def _fit_batches(
+    engine: Engine, due: Sequence[SiteModel], since: Mapping[str, pd.Timestamp]
+) -> Iterator[list[SiteModel]]:
+    """`due` in groups whose fit windows hold at most FIT_BATCH_VISITS visits in all (a larger site alone)."""
+    if not due:
+        return
+    counts: dict[str, int] = {}
+    with engine.connect() as connection:
+        for part in chunks(list(due)):
+            earliest = min(since[model.site] for model in part).to_pydatetime()
+            query = (
+                select(VISITS.c.site, func.count())
+                .where(VISITS.c.site.in_([model.site for model in part]), VISITS.c.first_seen >= earliest)
+                .group_by(VISITS.c.site)
+            )
+            counts.update({str(site): int(count) for site, count in connection.execute(query)})
+    batch: list[SiteModel] = []
+    visits = 0
+    for model in due:
+        count = counts.get(model.site, 0)
+        if batch and visits + count > FIT_BATCH_VISITS:
+            yield batch
+            batch, visits = [], 0
+        batch.append(model)
+        visits += count
+    yield batch
+
+
+def _window_cells(
+    engine: Engine, models: Sequence[SiteModel], since: Mapping[str, pd.Timestamp], condition: Any
+) -> pd.DataFrame:
+    """The cells (with their visit's site) of the sites' visits within each site's fit window and `condition`."""
+    earliest = min(since[model.site] for model in models)
+    where = and_(VISITS.c.site.in_([model.site for model in models]), VISITS.c.first_seen >= earliest.to_pydatetime())
+    parts = [incremental.empty_cells().assign(site=pd.Series(dtype=object))]
+    for visits, cells, _power in _states_where(engine, where if condition is None else and_(where, condition)):
+        starts = pd.Series(since).reindex(visits["site"]).to_numpy(dtype="datetime64[ns]")
+        inside = visits.loc[visits["first_seen"].to_numpy(dtype="datetime64[ns]") >= starts]
+        site_of = pd.Series(inside["site"].to_numpy(dtype=object), index=inside["key"].to_numpy())
+        cells = cells.assign(site=site_of.reindex(cells["visit"].to_numpy()).to_numpy())
+        parts.append(cells.loc[cells["site"].notna()])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fitted(model: SiteModel, site_zones: zones.SiteZones, fingerprints: int, since: pd.Timestamp) -> None:
+    """Record in `model` the zones fitted on its site's `fingerprints` fingerprints from `since`."""
+    model.model_aps = list(site_zones.aps)
+    model.centers = None if site_zones.rule is None else np.asarray(site_zones.rule.levels, dtype="float64")
     model.stale = False
     model.trained_from, model.trained_to = max(since, model.data_from), model.data_to
-    model.fingerprints = len(wide)
+    model.fingerprints = fingerprints
     model.version += 1
     model.fitted_at = datetime.now(UTC)
-    log.info("fitted the zone model of site %s on %d fingerprints", model.site, len(wide))
-    return True
+    log.info("fitted the zone model of site %s on %d fingerprints", model.site, fingerprints)
 
 
-def _states_where(engine: Engine, condition: Any) -> Iterator[tuple[np.ndarray, pd.DataFrame, pd.DataFrame]]:
-    """Stored visits matching `condition`, REZONE_CHUNK at a time by id: (ids, cells, power)."""
+def _states_where(engine: Engine, condition: Any) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """Stored visits matching `condition`, REZONE_CHUNK at a time by id: (visits: key, site, first_seen; cells;
+    power)."""
     after = 0
     while True:
         query = (
-            select(VISITS.c.id, STATES.c.aps, STATES.c.cells, STATES.c.power)
+            select(VISITS.c.id, VISITS.c.site, VISITS.c.first_seen, STATES.c.aps, STATES.c.cells, STATES.c.power)
             .select_from(VISITS.join(STATES, STATES.c.visit_id == VISITS.c.id))
             .where(condition, VISITS.c.id > after)
             .order_by(VISITS.c.id)
@@ -305,48 +369,55 @@ def _states_where(engine: Engine, condition: Any) -> Iterator[tuple[np.ndarray, 
         if not rows:
             return
         ids = np.array([row[0] for row in rows], dtype="int64")
-        cells, power = decode_states(ids, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
-        yield ids, cells, power
+        visits = pd.DataFrame(
+            {
+                "key": ids,
+                "site": [row[1] for row in rows],
+                "first_seen": pd.to_datetime([row[2] for row in rows], utc=True),
+            }
+        )
+        cells, power = decode_states(ids, [row[3] for row in rows], [row[4] for row in rows], [row[5] for row in rows])
+        yield visits, cells, power
         after = int(ids[-1])
 
 
 def _rezone(
     lease: Lease,
-    model: SiteModel,
-    models: Mapping[str, SiteModel],
+    models: Sequence[SiteModel],
     settings: Settings,
     analytics_settings: AnalyticsSettings,
 ) -> int:
-    """Work out zone, last_zone, x, y and moves of every visit of the site again from its stored cells."""
+    """Work out zone, last_zone, x, y and moves of every visit of the models' sites again from its stored cells."""
+    chosen = {model.site: model for model in models}
     count = 0
-    for ids, cells, power in _states_where(lease.engine, VISITS.c.site == model.site):
-        frame = pd.DataFrame({"key": ids, "site": model.site})
-        placed = zone_rows(frame, cells, power, {model.site: model}, settings, analytics_settings)
-        rows = [
-            {
-                "visit_id": int(visit_id),
-                "zone": _none(row.zone),
-                "last_zone": _none(row.last_zone),
-                "x": _none(row.x),
-                "y": _none(row.y),
-                "zone_moves": _none(row.zone_moves),
-            }
-            for visit_id, row in zip(placed.index, placed.itertuples(index=False), strict=True)
-        ]
-        with lease.transaction() as connection:
-            connection.execute(
-                update(VISITS)
-                .where(VISITS.c.id == bindparam("visit_id"))
-                .values(
-                    zone=bindparam("zone"),
-                    last_zone=bindparam("last_zone"),
-                    x=bindparam("x"),
-                    y=bindparam("y"),
-                    zone_moves=bindparam("zone_moves"),
-                ),
-                rows,
-            )
-        count += len(rows)
+    for part in chunks(sorted(chosen)):
+        for visits, cells, power in _states_where(lease.engine, VISITS.c.site.in_(list(part))):
+            placed = zone_rows(visits, cells, power, chosen, settings, analytics_settings)
+            rows = [
+                {
+                    "visit_id": int(visit_id),
+                    "zone": _none(row.zone),
+                    "last_zone": _none(row.last_zone),
+                    "x": _none(row.x),
+                    "y": _none(row.y),
+                    "zone_moves": _none(row.zone_moves),
+                }
+                for visit_id, row in zip(placed.index, placed.itertuples(index=False), strict=True)
+            ]
+            with lease.transaction() as connection:
+                connection.execute(
+                    update(VISITS)
+                    .where(VISITS.c.id == bindparam("visit_id"))
+                    .values(
+                        zone=bindparam("zone"),
+                        last_zone=bindparam("last_zone"),
+                        x=bindparam("x"),
+                        y=bindparam("y"),
+                        zone_moves=bindparam("zone_moves"),
+                    ),
+                    rows,
+                )
+            count += len(rows)
     return count
 
 

@@ -244,6 +244,23 @@ def per_site_period_zones(cells: pd.DataFrame, model: zones.ZoneModel) -> pd.Dat
     )
 
 
+def many_site_cells(rng: np.random.Generator, site_aps: dict[str, list[str]]) -> pd.DataFrame:
+    """Cells of 60 visits spread over the sites, in random order: now and then an AP does not hear a period, or
+    hears it twice (two cells summed)."""
+    rows = []
+    for visit in range(60):
+        site = sorted(site_aps)[visit % len(site_aps)]
+        start = int(rng.integers(0, 30))
+        for minute in range(start, start + int(rng.integers(1, 9))):
+            for ap in site_aps[site]:
+                for _ in range(int(rng.choice([0, 1, 1, 2]))):
+                    count = int(rng.integers(1, 4))
+                    period = pd.Timestamp(at(minute=minute)).value
+                    rows.append((site, 1000 + visit, period, ap, float(rng.normal(-70, 12)) * count, count))
+    cells = pd.DataFrame(rows, columns=["site", "visit", "period", "ap_mac", "rssi_sum", "count"])
+    return cells.iloc[rng.permutation(len(cells))].reset_index(drop=True)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_zones_of_many_sites_cells_are_each_sites_own(seed):
     rng = np.random.default_rng(seed)
@@ -261,19 +278,7 @@ def test_the_zones_of_many_sites_cells_are_each_sites_own(seed):
             "e": zones.strongest_ap_model("e", (AP1,), None),
         }
     )
-    rows = []
-    for visit in range(60):
-        site = "abcde"[visit % 5]
-        start = int(rng.integers(0, 30))
-        for minute in range(start, start + int(rng.integers(1, 9))):
-            for ap in site_aps[site]:
-                # Now and then an AP is not heard, or heard twice in a period (two cells summed).
-                for _ in range(int(rng.choice([0, 1, 1, 2]))):
-                    count = int(rng.integers(1, 4))
-                    period = pd.Timestamp(at(minute=minute)).value
-                    rows.append((site, 1000 + visit, period, ap, float(rng.normal(-70, 12)) * count, count))
-    cells = pd.DataFrame(rows, columns=["site", "visit", "period", "ap_mac", "rssi_sum", "count"])
-    cells = cells.iloc[rng.permutation(len(cells))].reset_index(drop=True)
+    cells = many_site_cells(rng, site_aps)
 
     result = zones.cell_period_zones(cells, model, SETTINGS)
 
@@ -283,6 +288,34 @@ def test_the_zones_of_many_sites_cells_are_each_sites_own(seed):
     # A cell without a site is left out, as a groupby leaves it.
     orphan = cells.iloc[:1].assign(site=None, visit=1)
     assert 1 not in zones.cell_period_zones(pd.concat([cells, orphan]), model, SETTINGS)["visit"].tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_zone_models_fitted_on_many_sites_cells_are_each_sites_own(seed):
+    rng = np.random.default_rng(seed)
+    site_aps = {"a": [AP1, AP2, AP3], "b": [AP3, AP1], "c": [AP2]}
+    cells = many_site_cells(rng, site_aps)
+    # The sample is drawn within each site's own fingerprints: a small sample makes its order matter.
+    settings = AnalyticsSettings(dwell_estimate=RECURRENCE, zone_fit_sample=40)
+
+    fitted = zones.fit_cell_zones(cells, site_aps, None, settings)
+
+    assert sorted(fitted) == ["a", "b", "c"]
+    for site, (site_zones, fingerprints) in fitted.items():
+        wide = zones.cell_fingerprints(cells.loc[cells["site"] == site], ["visit"])
+        expected = zones.fit_site_zones(site, site_aps[site], wide, None, settings)
+        assert fingerprints == len(wide)
+        assert (site_zones.site, site_zones.aps, site_zones.cluster_zones) == (
+            expected.site,
+            expected.aps,
+            expected.cluster_zones,
+        )
+        if expected.rule is None:
+            assert site_zones.rule is None
+        else:
+            np.testing.assert_array_equal(site_zones.rule.levels, expected.rule.levels)
+    assert fitted["c"][0].rule is None
+    assert fitted["a"][0].rule is not None
 
 
 def test_a_stored_model_predicts_as_kmeans_does():

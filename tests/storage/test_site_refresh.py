@@ -13,14 +13,15 @@ from sqlalchemy import func, select, text, update
 
 from store import db
 from store.analytics_settings import analytics_settings_of
-from store.models import Observation, VisitRefresh
-from store.visits import RefreshBusy, rebuild_visits, refresh_visits, visits_watermark
+from store.models import Observation, VisitRefresh, ZoneModelRow
+from store.visits import RefreshBusy, rebuild_visits, refresh_visits, visits_watermark, zone_models
 from store.visits.lease import add_sites, hold_lease
 from store.visits.refresh import catch_up
 from store.visits.shared import CHUNK_ROWS
 from tests.storage.builders import AP1, AP2, at, post, stay, stored_visits
 
 REFRESH = VisitRefresh.__table__
+ZONE_MODEL = ZoneModelRow.__table__
 
 
 def chain_traffic(day: int, sites: tuple[str, ...] = ("east", "west")) -> list[list[dict]]:
@@ -209,3 +210,46 @@ def test_a_downgrade_keeps_visits_at_one_watermark_and_marks_them_for_rebuild_wh
     with engine.connect() as connection:
         (settings_text,) = connection.execute(text("SELECT settings FROM visit_refresh")).one()
     assert json.loads(settings_text)["rebuild"] == "site_refresh"  # the older code refuses them until rebuilt
+
+
+def zoned_traffic(day: int, sites: tuple[str, ...] = ("east", "west", "north")) -> list[list[dict]]:
+    """At each site, shoppers near one AP or the other (heard 25 dB weaker by the other AP), so the zone models
+    have two zones to tell apart."""
+    groups = []
+    for number, site in enumerate(sites):
+        for shopper in range(3 + number):
+            near, far = (AP1, AP2) if shopper % 2 == 0 else (AP2, AP1)
+            device, start = f"{site}-{day}-{shopper}", at(7 * shopper + number, day)
+            groups.append(stay(device, start, 15, site=site, ap=near, rssi=-52.0 - shopper))
+            groups.append(stay(device, start, 15, step=2, site=site, ap=far, rssi=-77.0 - number))
+    return groups
+
+
+def zone_state(engine) -> tuple[list[dict], list[tuple]]:
+    """Every zone model (without when it was fitted) and every visit's zone, last zone, position and moves."""
+    with engine.connect() as connection:
+        models = [
+            {key: value for key, value in row.items() if key != "fitted_at"}
+            for row in connection.execute(select(ZONE_MODEL).order_by(ZONE_MODEL.c.site)).mappings()
+        ]
+    visits = stored_visits(engine)
+    return models, [tuple(row) for row in visits[["site", "device", "zone", "last_zone", "zone_moves"]].to_numpy()]
+
+
+def test_zone_models_fitted_together_are_the_ones_fitted_site_by_site(engine, settings, tmp_path, monkeypatch):
+    other = db.make_engine(f"sqlite:///{tmp_path / 'site-by-site.db'}")
+    db.migrate(other)
+    for one_at_a_time, target in ((False, engine), (True, other)):
+        if one_at_a_time:  # every site alone in its batch: the site-by-site fit
+            monkeypatch.setattr(zone_models, "FIT_BATCH_VISITS", 1)
+        for day in (0, 1, 3):  # a first fit, then refits as the data doubles
+            post(target, *zoned_traffic(day))
+            refresh_visits(target, settings)
+    together, alone = zone_state(engine), zone_state(other)
+    other.dispose()
+
+    assert together == alone
+    models, visits = together
+    assert [model["site"] for model in models] == ["east", "north", "west"]
+    assert all(model["version"] >= 2 and model["centers"] for model in models)
+    assert {zone for _, _, zone, _, _ in visits} == {AP1, AP2}
