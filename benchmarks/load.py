@@ -253,6 +253,9 @@ class Queries:
     live: list[float] = field(default_factory=list)  # ... of which the Live tick
     visitors: list[float] = field(default_factory=list)  # ... and the Visitors page
     collecting: list[float] = field(default_factory=list)  # ... and of all that, Python's garbage collections
+    cpu: list[float] = field(default_factory=list)  # the process's CPU seconds in each round (the rest: waiting)
+    caught_up: list[int] = field(default_factory=list)  # observations the round's refreshes brought into visits
+    fitted: list[int] = field(default_factory=list)  # zone models the round's refreshes fitted
     longest_write: float = 0.0  # seconds of the refreshes' longest write transaction: what POSTs could wait for
     errors: list[str] = field(default_factory=list)
     last_live_inside: int | None = None
@@ -282,11 +285,15 @@ def dashboard_loop(
 
     result = Queries()
     refresh = export.refresh_visits
+    refreshed = [0, 0]  # this round's observations caught up and zone models fitted
 
     def measured_refresh(*args: Any, **kwargs: Any) -> Any:
-        """The real refresh, noting its longest write transaction (SQLite's write lock, which POSTs wait for)."""
+        """The real refresh, noting its longest write transaction (SQLite's write lock, which POSTs wait for),
+        what it caught up and what it fitted."""
         done = refresh(*args, **kwargs)
         result.longest_write = max(result.longest_write, done.longest_write)
+        refreshed[0] += done.observations
+        refreshed[1] += len(done.fitted)
         return done
 
     export.refresh_visits = measured_refresh  # type: ignore[assignment]
@@ -313,7 +320,8 @@ def dashboard_loop(
 
     while more():
         next_round = max(next_round + interval, time.time())
-        began, collected_before = time.perf_counter(), collected[0]
+        began, collected_before, cpu_before = time.perf_counter(), collected[0], time.process_time()
+        refreshed[:] = [0, 0]
         try:
             # Uncached, as on a server whose caches just expired: the engine (a connection pool) stays.
             st.cache_data.clear()
@@ -336,6 +344,9 @@ def dashboard_loop(
         result.live.append(live_done - began)
         result.visitors.append(ended - live_done)
         result.collecting.append(collected[0] - collected_before)
+        result.cpu.append(time.process_time() - cpu_before)
+        result.caught_up.append(refreshed[0])
+        result.fitted.append(refreshed[1])
         result.last_live_inside, result.last_live_aps = live.inside, len(live.aps)
         result.last_report = {key: int(view.report[key]) for key in ("visitors", "passersby", "visits")}
     out.put(result)
@@ -618,7 +629,8 @@ def dashboard_summary(queries: Queries, plan: Plan) -> str:
     late = [index for index, seconds in enumerate(rounds) if seconds > interval]
     each = "; ".join(
         f"round {index + 1}: {rounds[index]:.1f} s, Live {live[index]:.1f} s, Visitors {visitors[index]:.1f} s, "
-        f"garbage collection {queries.collecting[index]:.1f} s"
+        f"CPU {queries.cpu[index]:.1f} s, garbage collection {queries.collecting[index]:.1f} s, "
+        f"{queries.caught_up[index]:,} observations caught up, {queries.fitted[index]} zone models fitted"
         for index in late
     )
     over = f"{len(late)} of {len(rounds)} rounds took longer than the {interval:g} s tick" + (
@@ -626,7 +638,9 @@ def dashboard_summary(queries: Queries, plan: Plan) -> str:
     )
     return (
         f"The dashboard completed {len(rounds)} rounds with {len(queries.errors)} errors{pace}; {over}. Round p50 "
-        f"{statistics.median(rounds):.1f} s, p99 {percentile(rounds, 0.99):.1f} s; of which the Live tick p50 "
+        f"{statistics.median(rounds):.1f} s (CPU {statistics.median(queries.cpu):.1f} s, "
+        f"{statistics.median(queries.caught_up):,.0f} observations caught up), p99 {percentile(rounds, 0.99):.1f} s; "
+        "of which the Live tick p50 "
         f"{statistics.median(live):.1f} s (max {max(live):.1f} s) and the Visitors report p50 "
         f"{statistics.median(visitors):.1f} s (max {max(visitors):.1f} s). Both bring the stored visits up to date "
         "first (`refresh_visits`; the Live tick for the history it compares with); the refreshes' longest write "
