@@ -253,19 +253,47 @@ def fit_cell_zones(
     its own `cell_fingerprints` and APs (`site_aps`), with the number of fingerprints it was fitted on.
 
     The same models as site by site, to the bit, worked out on the cells sorted once (`_SortedCells`)."""
+    return fit_feature_zones(cell_features(cells, site_aps, settings), site_aps, access_points, settings)
+
+
+def cell_features(
+    cells: pd.DataFrame, site_aps: Mapping[str, Sequence[str]], settings: AnalyticsSettings
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per site in `cells`: the `zone_features` rows a fit of its APs (`site_aps`) takes, one per visit and
+    period in visit and time order, and each row's visit (a site of one AP needs no features: no columns).
+
+    Every row depends on its own visit's cells alone, so cells read in chunks that each hold whole visits, in
+    ascending visit order, give these rows chunk by chunk: concatenated, they are those of all the cells at once.
+    A refresh's fit keeps the rows rather than the cells, a quarter of the memory (store.visits.zone_models)."""
     ordered = _SortedCells.of(cells)
-    fitted: dict[str, tuple[SiteZones, int]] = {}
+    features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if ordered is None:
-        return fitted
+        return features
     for code, site, rows in ordered.sites():
         aps = tuple(sorted(site_aps[site]))
+        visits = ordered.row_visit[rows]
         if len(aps) == 1:
-            fitted[site] = (SiteZones(site, aps, (zone_name(aps[0], access_points),)), rows.stop - rows.start)
+            features[site] = (np.empty((len(visits), 0)), visits)
             continue
-        matrix = relative_features(
-            ordered.matrix(code, aps, settings.rssi_floor_dbm), ordered.row_visit[rows], ordered.row_period[rows] / 1e9
-        )
-        keys = pd.factorize(ordered.row_visit[rows])[0]
+        matrix = ordered.matrix(code, aps, settings.rssi_floor_dbm)
+        features[site] = (relative_features(matrix, visits, ordered.row_period[rows] / 1e9), visits)
+    return features
+
+
+def fit_feature_zones(
+    features: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    site_aps: Mapping[str, Sequence[str]],
+    access_points: Mapping[str, NamedAccessPoint] | None,
+    settings: AnalyticsSettings,
+) -> dict[str, tuple[SiteZones, int]]:
+    """The zones of every site fitted on its `cell_features` rows, with the number of rows (fingerprints)."""
+    fitted: dict[str, tuple[SiteZones, int]] = {}
+    for site, (matrix, visits) in features.items():
+        aps = tuple(sorted(site_aps[site]))
+        if len(aps) == 1:
+            fitted[site] = (SiteZones(site, aps, (zone_name(aps[0], access_points),)), len(visits))
+            continue
+        keys = pd.factorize(visits)[0]
         fitted[site] = (_fitted_levels(site, aps, matrix, keys, access_points, settings), len(matrix))
     return fitted
 

@@ -283,14 +283,15 @@ def _fit_sites(lease: Lease, due: Sequence[SiteModel], analytics_settings: Analy
     )
     fitted = []
     for batch in _fit_batches(lease.engine, due, since):
-        cells = _window_cells(lease.engine, batch, since, qualifying)
-        heard = set(cells["site"])
-        bare = [model for model in batch if model.site not in heard]
+        site_aps = {model.site: model.aps for model in batch}
+        features = _window_features(lease.engine, batch, since, qualifying, site_aps, analytics_settings)
+        bare = [model for model in batch if model.site not in features]
         if bare:
-            cells = pd.concat([cells, _window_cells(lease.engine, bare, since, None)], ignore_index=True)
+            features.update(_window_features(lease.engine, bare, since, None, site_aps, analytics_settings))
         chosen = {model.site: model for model in batch}
-        site_aps = {site: model.aps for site, model in chosen.items()}
-        for site, (site_zones, fingerprints) in zones.fit_cell_zones(cells, site_aps, None, analytics_settings).items():
+        for site, (site_zones, fingerprints) in zones.fit_feature_zones(
+            features, site_aps, None, analytics_settings
+        ).items():
             _fitted(chosen[site], site_zones, fingerprints, since[site])
             fitted.append(chosen[site])
     return fitted
@@ -324,20 +325,31 @@ def _fit_batches(
     yield batch
 
 
-def _window_cells(
-    engine: Engine, models: Sequence[SiteModel], since: Mapping[str, pd.Timestamp], condition: Any
-) -> pd.DataFrame:
-    """The cells (with their visit's site) of the sites' visits within each site's fit window and `condition`."""
+def _window_features(
+    engine: Engine,
+    models: Sequence[SiteModel],
+    since: Mapping[str, pd.Timestamp],
+    condition: Any,
+    site_aps: Mapping[str, Sequence[str]],
+    analytics_settings: AnalyticsSettings,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The `zones.cell_features` of the sites' visits within each site's fit window and `condition`, worked out
+    chunk by chunk (each chunk holds whole visits, in id order) so that only the features are kept, not the cells
+    (a busy shop's four weeks of cells took 3 GB)."""
     earliest = min(since[model.site] for model in models)
     where = and_(VISITS.c.site.in_([model.site for model in models]), VISITS.c.first_seen >= earliest.to_pydatetime())
-    parts = [incremental.empty_cells().assign(site=pd.Series(dtype=object))]
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for visits, cells, _power in _states_where(engine, where if condition is None else and_(where, condition)):
         starts = pd.Series(since).reindex(visits["site"]).to_numpy(dtype="datetime64[ns]")
         inside = visits.loc[visits["first_seen"].to_numpy(dtype="datetime64[ns]") >= starts]
         site_of = pd.Series(inside["site"].to_numpy(dtype=object), index=inside["key"].to_numpy())
         cells = cells.assign(site=site_of.reindex(cells["visit"].to_numpy()).to_numpy())
-        parts.append(cells.loc[cells["site"].notna()])
-    return pd.concat(parts, ignore_index=True)
+        for site, features in zones.cell_features(cells, site_aps, analytics_settings).items():
+            parts.setdefault(site, []).append(features)
+    return {
+        site: (np.concatenate([matrix for matrix, _ in pieces]), np.concatenate([visits for _, visits in pieces]))
+        for site, pieces in parts.items()
+    }
 
 
 def _fitted(model: SiteModel, site_zones: zones.SiteZones, fingerprints: int, since: pd.Timestamp) -> None:

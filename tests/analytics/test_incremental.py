@@ -318,6 +318,39 @@ def test_zone_models_fitted_on_many_sites_cells_are_each_sites_own(seed):
     assert fitted["a"][0].rule is not None
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_zone_features_worked_out_chunk_by_chunk_are_those_of_all_cells(seed):
+    """A refresh's fit reads stored visits in chunks of whole visits and keeps only each chunk's features."""
+    rng = np.random.default_rng(seed)
+    site_aps = {"a": [AP1, AP2, AP3], "b": [AP3, AP1], "c": [AP2]}
+    cells = many_site_cells(rng, site_aps)
+    settings = AnalyticsSettings(dwell_estimate=RECURRENCE, zone_fit_sample=40)
+    visits = np.sort(cells["visit"].unique())
+    cuts = np.sort(rng.choice(np.arange(1, len(visits)), 3, replace=False))
+
+    pieces: dict[str, list] = {}
+    for chunk in np.split(visits, cuts):
+        for site, features in zones.cell_features(cells.loc[cells["visit"].isin(chunk)], site_aps, settings).items():
+            pieces.setdefault(site, []).append(features)
+    chunked = {site: tuple(np.concatenate(part) for part in zip(*parts, strict=True)) for site, parts in pieces.items()}
+
+    whole = zones.cell_features(cells, site_aps, settings)
+    assert sorted(chunked) == sorted(whole) == ["a", "b", "c"]
+    for site, (matrix, row_visits) in whole.items():
+        np.testing.assert_array_equal(chunked[site][0], matrix)
+        np.testing.assert_array_equal(chunked[site][1], row_visits)
+    assert whole["a"][0].shape == (len(whole["a"][1]), 3)
+    assert len(whole["a"][1]) > 0
+    fitted = zones.fit_feature_zones(chunked, site_aps, None, settings)
+    expected = zones.fit_cell_zones(cells, site_aps, None, settings)
+    for site, (site_zones, fingerprints) in expected.items():
+        assert fitted[site][1] == fingerprints
+        if site_zones.rule is None:
+            assert fitted[site][0].rule is None
+        else:
+            np.testing.assert_array_equal(fitted[site][0].rule.levels, site_zones.rule.levels)
+
+
 def test_a_stored_model_predicts_as_kmeans_does():
     matrix = np.random.default_rng(3).normal(-70, 10, size=(500, 3))
     kmeans = KMeans(n_clusters=3, n_init=1, random_state=0).fit(matrix)
