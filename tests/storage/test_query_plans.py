@@ -1,5 +1,6 @@
 """Which index SQLite reads the staff candidates' long visits from: their number, not the database's age or the
-staff history's every visit, decides what a report, the Sites page and a Live tick read."""
+staff history's every visit, decides what a report, the Sites page and a Live tick read. And the reads a list of
+devices drives look those devices up, whatever sites are chosen."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from analytics.filters import Filters
 from analytics.settings import AnalyticsSettings
 from store import db
-from store.frames import long_visits_condition
+from store.frames import filter_condition, long_visits_condition
 from store.models import Visit
 from tests.conftest import make_settings
 
@@ -45,6 +46,27 @@ def test_chosen_sites_read_their_window_from_the_site_index(tmp_path, sites) -> 
     assert "ix_visit_site_first_seen (site=? AND first_seen>? AND first_seen<?)" in plan(
         tmp_path, Filters(sites=sites)
     )
+
+
+@pytest.mark.parametrize("sites", [(), ("Shop 001",), ("Shop 001", "Shop 002")])
+def test_the_visits_of_listed_devices_are_looked_up_by_device(tmp_path, sites) -> None:
+    """The staff candidates' window visits and the returning visitors' history (store.frames._by_device): with a
+    site chosen, SQLite had walked the site's whole window by the site index to find a few hundred devices'."""
+    settings = make_settings(tmp_path)
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    table = Visit.__table__  # type: ignore[attr-defined]
+    c = table.c
+    try:
+        with engine.connect() as connection:
+            keep = filter_condition(table, Filters(sites=sites), site_index=False)
+            window = (c.first_seen >= END - timedelta(days=7), c.first_seen < END)
+            query = select(c.id, c.site).where(*window, keep, c.device.in_(["d1", "d2", "d3"]))
+            sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+            found = " ".join(str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "ix_visit_device_first_seen (device=? AND first_seen>? AND first_seen<?)" in found
+    finally:
+        engine.dispose()
 
 
 def test_the_window_is_exact(tmp_path) -> None:
