@@ -215,24 +215,30 @@ def _text(expression: str) -> str:
 
 def load_template(connection: sqlite3.Connection, template: Path) -> None:
     """The template's rows into temp.tpl (times as microseconds, a device code, the day), its devices into
-    temp.tpl_device (code, randomized)."""
+    temp.tpl_device (code, randomized).
+
+    Codes and row order follow the rows' content, not their ids: the template's parts are stored by processes
+    side by side, so its ids depend on how they took turns, and copies keyed by them came out different builds
+    of the same template (another device's jitter, a zone's visitors 0.2 % apart)."""
     connection.execute("ATTACH DATABASE ? AS src", (str(template),))
     connection.execute(
-        "CREATE TEMP TABLE tpl_device AS SELECT device, max(randomized) AS randomized, min(id) AS first "
+        "CREATE TEMP TABLE tpl_device AS SELECT device, max(randomized) AS randomized, min(first_seen) AS first "
         "FROM src.observation GROUP BY device"
     )
     connection.execute(
         "CREATE TEMP TABLE tpl_code AS "
-        "SELECT device, randomized, row_number() OVER (ORDER BY first) - 1 AS code FROM tpl_device"
+        "SELECT device, randomized, row_number() OVER (ORDER BY first, device) - 1 AS code FROM tpl_device"
     )
     connection.execute("CREATE UNIQUE INDEX temp.tpl_code_device ON tpl_code (device)")
     kept = [name for name in OBSERVATION_COLUMNS if name not in (*TIME_COLUMNS, "device", "dedupe_key")]
     connection.execute(
-        f"CREATE TEMP TABLE tpl AS SELECT o.id AS tid, c.code AS code, {', '.join('o.' + n for n in kept)}, "
+        "CREATE TEMP TABLE tpl AS SELECT "
+        "row_number() OVER (ORDER BY o.received_at, o.device, o.ap_mac, o.first_seen, o.dedupe_key) AS tid, "
+        f"c.code AS code, {', '.join('o.' + n for n in kept)}, "
         f"{_us('o.first_seen')} AS fs, {_us('o.last_seen')} AS ls, {_us('o.received_at')} AS ra, "
         f"substr(o.dedupe_key, 9, 8) AS key_tail, "
         f"{_us('o.received_at')} / 86400000000 AS day "
-        "FROM src.observation o JOIN tpl_code c ON c.device = o.device ORDER BY o.id"
+        "FROM src.observation o JOIN tpl_code c ON c.device = o.device ORDER BY tid"
     )
     connection.execute("CREATE INDEX temp.tpl_day ON tpl (day, ra)")
     connection.commit()
@@ -431,10 +437,12 @@ print(json.dumps({"inner_s": done - inner, "max_rss_mib": resource.getrusage(res
                   "observations": result.observations, "visits_written": result.visits_written,
                   "longest_write_s": round(result.longest_write, 3)}))
 """
-# The command line in-process, its output captured; the time inside main() (after the imports).
+# The command line in-process, its output captured; the time inside main() after the imports (the command's own
+# module, which main() imports, is imported first).
 REPORT_CHILD = r"""
 import contextlib, io, json, resource, sys, time
-from app.cli import main
+from app.cli import command_module, main
+command_module(sys.argv[1])
 started = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(sys.argv[1:])
@@ -712,8 +720,8 @@ def section(
         f"simulated week, seed {SEED}; see `benchmarks/report.py` for how they are made), {busy.visits:,} stored "
         f"visits. `presence report --from {first} --to {last} --format json [filter]`, SQLite, each run in a fresh "
         'process (wall time includes Python\'s start-up; "in process" is the time inside `main()`, after the '
-        f"imports); warm figures are medians of {len(busy.warm['none'])} runs round-robin over the filters after one "
-        "untimed run each, so the machine's noise falls on every row alike.",
+        f"imports, the command's own module included); warm figures are medians of {len(busy.warm['none'])} runs "
+        "round-robin over the filters after one untimed run each, so the machine's noise falls on every row alike.",
         "",
         "| what | wall s | in process s | peak RSS MiB |",
         "| --- | ---: | ---: | ---: |",
