@@ -335,7 +335,7 @@ def _window_features(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The `zones.cell_features` of the sites' visits within each site's fit window and `condition`, worked out
     chunk by chunk (each chunk holds whole visits, in id order) so that only the features are kept, not the cells
-    (a busy shop's four weeks of cells took 3 GB)."""
+    (the cells of a busy shop's week took 3 GB)."""
     earliest = min(since[model.site] for model in models)
     where = and_(VISITS.c.site.in_([model.site for model in models]), VISITS.c.first_seen >= earliest.to_pydatetime())
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
