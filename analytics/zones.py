@@ -264,7 +264,8 @@ def cell_features(
 
     Every row depends on its own visit's cells alone, so cells read in chunks that each hold whole visits, in
     ascending visit order, give these rows chunk by chunk: concatenated, they are those of all the cells at once.
-    A refresh's fit keeps the rows rather than the cells, a quarter of the memory (store.visits.zone_models)."""
+    A refresh's fit keeps the rows rather than the cells (store.visits.zone_models): a busy shop's first catch-up
+    then peaked at 1,078 MiB rather than 3,082 MiB (benchmarks/report)."""
     ordered = _SortedCells.of(cells)
     features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if ordered is None:
