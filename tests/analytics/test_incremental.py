@@ -290,13 +290,18 @@ def test_the_zones_of_many_sites_cells_are_each_sites_own(seed):
     assert 1 not in zones.cell_period_zones(pd.concat([cells, orphan]), model, SETTINGS)["visit"].tolist()
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_zone_models_fitted_on_many_sites_cells_are_each_sites_own(seed):
+def three_sites_cells(seed: int) -> tuple[np.random.Generator, dict[str, list[str]], pd.DataFrame, AnalyticsSettings]:
+    """Cells of three sites (one of them of a single AP) and settings for fitting them: the sample is drawn within
+    each site's own fingerprints, and a small sample makes its order matter."""
     rng = np.random.default_rng(seed)
     site_aps = {"a": [AP1, AP2, AP3], "b": [AP3, AP1], "c": [AP2]}
     cells = many_site_cells(rng, site_aps)
-    # The sample is drawn within each site's own fingerprints: a small sample makes its order matter.
-    settings = AnalyticsSettings(dwell_estimate=RECURRENCE, zone_fit_sample=40)
+    return rng, site_aps, cells, AnalyticsSettings(dwell_estimate=RECURRENCE, zone_fit_sample=40)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_zone_models_fitted_on_many_sites_cells_are_each_sites_own(seed):
+    _, site_aps, cells, settings = three_sites_cells(seed)
 
     fitted = zones.fit_cell_zones(cells, site_aps, None, settings)
 
@@ -321,10 +326,7 @@ def test_zone_models_fitted_on_many_sites_cells_are_each_sites_own(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_zone_features_worked_out_chunk_by_chunk_are_those_of_all_cells(seed):
     """A refresh's fit reads stored visits in chunks of whole visits and keeps only each chunk's features."""
-    rng = np.random.default_rng(seed)
-    site_aps = {"a": [AP1, AP2, AP3], "b": [AP3, AP1], "c": [AP2]}
-    cells = many_site_cells(rng, site_aps)
-    settings = AnalyticsSettings(dwell_estimate=RECURRENCE, zone_fit_sample=40)
+    rng, site_aps, cells, settings = three_sites_cells(seed)
     visits = np.sort(cells["visit"].unique())
     cuts = np.sort(rng.choice(np.arange(1, len(visits)), 3, replace=False))
 
