@@ -135,15 +135,16 @@ def test_visitor_kpis_are_presence_reports(
 def test_no_change_is_shown_against_a_period_before_the_first_day_with_data(
     simulated_shop: Shop, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The second and third days with data: of the two days before them only the second has data; the first holds
-    # nothing, which is not "no visitors", and half a period's visitors against a whole one's is no change.
+    # The third to fifth days with data: of the three days before them the first holds nothing, which is not "no
+    # visitors", and two days' visitors against three days' are no change. (The first day with data starts at the
+    # hour the shop was simulated, after closing time in the evening: the second is the period before's whole day.)
     src = data.Source.from_settings(Settings.from_env())
     first_day = data.span(src).first_day
     assert first_day is not None
-    first, last = first_day + timedelta(days=1), first_day + timedelta(days=2)
+    first, last = first_day + timedelta(days=2), first_day + timedelta(days=4)
     test = app("visitors", dates=[first.isoformat(), last.isoformat()])
     assert_clean(test)
-    assert cli_report(capsys, first_day, first_day)["visitors"] > 0  # the period before is partly covered
+    assert cli_report(capsys, first_day, first_day + timedelta(days=1))["visitors"] > 0  # the period before has data
     assert "starts before the first day with data: no changes shown" in test.caption[0].value
     report = cli_report(capsys, first, last)
     shown = metrics(test)
