@@ -479,7 +479,7 @@ def section(results: dict[str, object], seconds: float) -> str:
                 f"Acknowledged records lost: **{lost_records}** ({disk.acknowledged:,} acknowledged, {disk.stored:,} "
                 f"stored; integrity check: {disk.integrity}). First POST stored after the space was freed: {recovery}; "
                 f"`/healthz` 200 again after {health} (target: within 5 s). While the disk was full the answers were "
-                "503 (\"the disk holding the database is full\"), except POSTs whose rows still fitted in free pages.",
+                '503 ("the disk holding the database is full"), except POSTs whose rows still fitted in free pages.',
                 "",
             ]
     chunked = results.get("chunked")
@@ -504,7 +504,7 @@ def section(results: dict[str, object], seconds: float) -> str:
             f"{dashboard.sessions} sessions of one address submitting wrong passwords as fast as they were answered "
             f"for {dashboard.seconds:g} s, each emptying Streamlit's caches before every try "
             f"({dashboard.cache_clears:,} clears): **{dashboard.max_per_minute()} passwords checked in the busiest "
-            f"60 s** (target ≤ 5; {len(dashboard.checks)} in all), {dashboard.refused:,} tries answered \"too many\" "
+            f'60 s** (target ≤ 5; {len(dashboard.checks)} in all), {dashboard.refused:,} tries answered "too many" '
             "without a check"
             + (f"; {len(dashboard.errors)} sessions failed: {dashboard.errors[0]}" if dashboard.errors else "")
             + ". Each session is a thread calling the login form's own callback (`app.dashboard.auth._attempt`, "
