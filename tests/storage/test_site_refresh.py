@@ -240,8 +240,9 @@ def test_zone_models_fitted_together_are_the_ones_fitted_site_by_site(engine, se
     other = db.make_engine(f"sqlite:///{tmp_path / 'site-by-site.db'}")
     db.migrate(other)
     for one_at_a_time, target in ((False, engine), (True, other)):
-        if one_at_a_time:  # every site alone in its batch: the site-by-site fit
+        if one_at_a_time:  # every site alone in its batch: the site-by-site fit, its visits read a few at a time
             monkeypatch.setattr(zone_models, "FIT_BATCH_VISITS", 1)
+            monkeypatch.setattr(zone_models, "REZONE_CHUNK", 3)
         for day in (0, 1, 3):  # a first fit, then refits as the data doubles
             post(target, *zoned_traffic(day))
             refresh_visits(target, settings)
